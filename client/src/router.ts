@@ -1,0 +1,42 @@
+/** The routes of the storefront. Pages under `requiresAuth` send anonymous visitors to log in. */
+import { createRouter, createWebHistory } from 'vue-router';
+import DealListPage from './pages/DealListPage.vue';
+import DealPage from './pages/DealPage.vue';
+import LoginPage from './pages/LoginPage.vue';
+import NotFoundPage from './pages/NotFoundPage.vue';
+import OrderPage from './pages/OrderPage.vue';
+import OrdersPage from './pages/OrdersPage.vue';
+import SignupPage from './pages/SignupPage.vue';
+import { accessToken } from './session';
+
+declare module 'vue-router' {
+  interface RouteMeta {
+    /** Only for logged-in shoppers. */
+    requiresAuth?: boolean;
+    /** The document title (followed by " · Dealrush"). */
+    title?: string;
+  }
+}
+
+export const router = createRouter({
+  history: createWebHistory(),
+  routes: [
+    { path: '/', name: 'deals', component: DealListPage, meta: { title: 'Deals' } },
+    { path: '/deals/:dealId', name: 'deal', component: DealPage, props: true },
+    { path: '/orders', name: 'orders', component: OrdersPage, meta: { requiresAuth: true, title: 'My orders' } },
+    { path: '/orders/:orderId', name: 'order', component: OrderPage, props: true, meta: { requiresAuth: true, title: 'Order' } },
+    { path: '/login', name: 'login', component: LoginPage, meta: { title: 'Log in' } },
+    { path: '/signup', name: 'signup', component: SignupPage, meta: { title: 'Sign up' } },
+    { path: '/:pathMatch(.*)*', name: 'not-found', component: NotFoundPage, meta: { title: 'Not found' } },
+  ],
+  scrollBehavior: (_to, _from, saved) => saved ?? { top: 0 },
+});
+
+router.beforeEach((to) => {
+  if (to.meta.requiresAuth && !accessToken()) return { name: 'login', query: { redirect: to.fullPath } };
+  return true;
+});
+
+router.afterEach((to) => {
+  if (to.meta.title) document.title = `${to.meta.title} · Dealrush`;
+});

@@ -1,0 +1,69 @@
+import type { EntityManager } from 'typeorm';
+import { HoldEntity } from '../../persistence/entities/hold.entity';
+import type { HoldView } from '../deal/messages';
+import { ok, type Result } from '../result';
+import type { ActorDefinition, Transition } from '../runtime/actor';
+
+export const CART = 'cart';
+
+/**
+ * A shopper's cart: the holds they have in carts across deals. Its state is derived: the holds
+ * rows (written by deal actors) are the truth; the cart loads them on activation and the deals
+ * tell it of each change. It writes nothing, so it is not durable.
+ */
+export interface CartState {
+  userId: string;
+  holds: Readonly<Record<string, HoldView>>;
+}
+
+export type CartMessage =
+  | { type: 'holdPlaced'; hold: HoldView }
+  | { type: 'holdRemoved'; holdId: string }
+  /** The holds not yet expired at `now`, oldest first. */
+  | { type: 'list'; now: number }
+  /** The given holds, if they are in the cart and not expired at `now`; `missing` lists the others. */
+  | { type: 'lookup'; now: number; holdIds: string[] };
+
+export function cartTransition(state: CartState, message: CartMessage): Transition<CartState, Result<unknown> | undefined> {
+  switch (message.type) {
+    case 'holdPlaced':
+      return { state: { ...state, holds: { ...state.holds, [message.hold.id]: message.hold } } };
+    case 'holdRemoved': {
+      if (!(message.holdId in state.holds)) return { state };
+      const { [message.holdId]: _removed, ...holds } = state.holds;
+      return { state: { ...state, holds } };
+    }
+    case 'list':
+      return { state, reply: ok(Object.values(state.holds).filter((h) => h.expiresAt > message.now).sort((a, b) => a.expiresAt - b.expiresAt)) };
+    case 'lookup': {
+      const found: HoldView[] = [];
+      const missing: string[] = [];
+      for (const id of message.holdIds) {
+        const hold = state.holds[id];
+        if (hold && hold.expiresAt > message.now) found.push(hold);
+        else missing.push(id);
+      }
+      return { state, reply: ok({ found, missing }) };
+    }
+  }
+}
+
+export const cartActor: ActorDefinition<CartState, CartMessage> = {
+  kind: CART,
+  durable: false,
+  store: {
+    async load(manager: EntityManager, userId: string): Promise<CartState> {
+      const rows = await manager.find(HoldEntity, { where: { userId, status: 'active' } });
+      const holds: Record<string, HoldView> = {};
+      for (const h of rows) {
+        holds[h.id] = { id: h.id, dealId: h.dealId, userId: h.userId, quantity: h.quantity, unitPrice: h.unitPrice, currency: h.currency, expiresAt: h.expiresAt };
+      }
+      return { userId, holds };
+    },
+    async save(): Promise<void> {
+      throw new Error('the cart is derived state and saves nothing');
+    },
+  },
+  transition: cartTransition,
+  alarm: (_name, now) => ({ type: 'list', now }),
+};

@@ -1,0 +1,111 @@
+import { Map as IMap } from 'immutable';
+import { In, type EntityManager } from 'typeorm';
+import { DealEntity } from '../../persistence/entities/deal.entity';
+import { HoldEntity } from '../../persistence/entities/hold.entity';
+import type { ActorStore } from '../runtime/actor';
+import { ActorRuntimeError } from '../runtime/errors';
+import { emptyDealState, type DealState, type LiveHold, type SoldHold } from './state';
+import type { DealChange } from './transition';
+
+const CHUNK = 500;
+
+/**
+ * Loads a deal actor from its rows (the deal, its live and sold holds) and saves a batch of
+ * changes: one guarded UPDATE of the deal row, multi-row INSERTs of new holds and one UPDATE per
+ * group of hold rows that moved to the same status. The stock write is conditional on the stock the
+ * activation last saw (`remaining_stock = ?`) and on the result staying non-negative, on top of the
+ * runtime's fencing check.
+ */
+export const dealStore: ActorStore<DealState> = {
+  async load(manager: EntityManager, id: string): Promise<DealState> {
+    const row = await manager.findOne(DealEntity, { where: { id } });
+    if (!row) return emptyDealState();
+    const rows = await manager.find(HoldEntity, { where: { dealId: id, status: In(['active', 'ordered', 'sold']) } });
+    let holds = IMap<string, LiveHold>().asMutable();
+    const sold = new Map<string, SoldHold[]>();
+    const perUser = new Map<string, number>();
+    let holdsReminderAt: number | null = null;
+    for (const h of rows) {
+      perUser.set(h.userId, (perUser.get(h.userId) ?? 0) + h.quantity);
+      if (h.status === 'sold') {
+        const list = sold.get(h.orderId!) ?? [];
+        list.push({ id: h.id, userId: h.userId, quantity: h.quantity, orderId: h.orderId! });
+        sold.set(h.orderId!, list);
+        continue;
+      }
+      holds = holds.set(h.id, { id: h.id, userId: h.userId, quantity: h.quantity, unitPrice: h.unitPrice, status: h.status as LiveHold['status'], orderId: h.orderId, expiresAt: h.expiresAt, createdAt: h.createdAt });
+      if (holdsReminderAt === null || h.expiresAt < holdsReminderAt) holdsReminderAt = h.expiresAt;
+    }
+    const { remainingStock, heldUnits, soldUnits, returnedUnits, status, ...rest } = row;
+    return {
+      ...emptyDealState(),
+      deal: { ...rest, remainingStock, heldUnits, soldUnits, returnedUnits, status: status as NonNullable<DealState['deal']>['status'] },
+      holds: holds.asImmutable(),
+      sold: IMap(sold),
+      perUser: IMap(perUser),
+      holdsReminderAt,
+    };
+  },
+
+  async save(manager: EntityManager, id: string, changes: unknown[], before: DealState, after: DealState, now: number): Promise<void> {
+    const deal = after.deal!;
+    const ops = changes as DealChange[];
+    if (ops.some((c) => c.op === 'insertDeal')) {
+      await manager.insert(DealEntity, { ...deal });
+    } else {
+      const previous = before.deal!;
+      const delta = deal.remainingStock - previous.remainingStock;
+      const result = await manager
+        .createQueryBuilder()
+        .update(DealEntity)
+        .set({
+          remainingStock: () => 'remaining_stock + :delta',
+          heldUnits: deal.heldUnits,
+          soldUnits: deal.soldUnits,
+          returnedUnits: deal.returnedUnits,
+          status: deal.status,
+          seq: deal.seq,
+          waitingRoom: deal.waitingRoom,
+          updatedAt: now,
+        })
+        .where('id = :id AND remaining_stock = :previous AND remaining_stock + :delta >= 0', { id, previous: previous.remainingStock, delta })
+        .execute();
+      if (result.affected !== 1) {
+        throw new ActorRuntimeError('STOCK_GUARD', `deal ${id}: stock write rejected (expected ${previous.remainingStock} remaining, change ${delta})`);
+      }
+    }
+
+    // Collapse the batch's hold changes to one final row or patch per hold.
+    const inserts = new Map<string, HoldEntity>();
+    const patches = new Map<string, Partial<HoldEntity>>();
+    for (const change of ops) {
+      if (change.op === 'insertHold') {
+        const h = change.hold;
+        inserts.set(h.id, { id: h.id, dealId: id, userId: h.userId, quantity: h.quantity, unitPrice: h.unitPrice, currency: deal.currency, status: h.status, orderId: h.orderId, expiresAt: h.expiresAt, createdAt: h.createdAt, updatedAt: now });
+      } else if (change.op === 'updateHold') {
+        const patch: Partial<HoldEntity> = { status: change.status };
+        if (change.orderId !== undefined) patch.orderId = change.orderId;
+        if (change.expiresAt !== undefined) patch.expiresAt = change.expiresAt;
+        const inserted = inserts.get(change.id);
+        if (inserted) Object.assign(inserted, patch);
+        else patches.set(change.id, { ...patches.get(change.id), ...patch });
+      }
+    }
+    const rows = [...inserts.values()];
+    for (let i = 0; i < rows.length; i += CHUNK) {
+      await manager.createQueryBuilder().insert().into(HoldEntity).values(rows.slice(i, i + CHUNK)).execute();
+    }
+    const groups = new Map<string, { patch: Partial<HoldEntity>; ids: string[] }>();
+    for (const [holdId, patch] of patches) {
+      const key = JSON.stringify([patch.status, patch.orderId, patch.expiresAt]);
+      const group = groups.get(key) ?? { patch, ids: [] };
+      group.ids.push(holdId);
+      groups.set(key, group);
+    }
+    for (const { patch, ids } of groups.values()) {
+      for (let i = 0; i < ids.length; i += CHUNK) {
+        await manager.update(HoldEntity, { id: In(ids.slice(i, i + CHUNK)) }, { ...patch, updatedAt: now });
+      }
+    }
+  },
+};

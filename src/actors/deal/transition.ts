@@ -1,0 +1,353 @@
+import type { DealStatus } from '../../http/schemas';
+import { fail, ok, type Result } from '../result';
+import type { Effect, Transition } from '../runtime/actor';
+import { canMove, isSelling } from './lifecycle';
+import type { AttachedItem, DealMessage, HoldView } from './messages';
+import type { DealRecord, DealState, LiveHold } from './state';
+
+/** Settings the transition depends on, fixed for the life of the process. */
+export interface DealRules {
+  /** Fewest ms between two `deal:stock` events (coalescing: at most 1000/x per second). */
+  stockPublishIntervalMs: number;
+}
+
+/** Changes the deal store applies in the batch transaction. */
+export type DealChange =
+  | { op: 'insertDeal' }
+  | { op: 'touchDeal' }
+  | { op: 'insertHold'; hold: LiveHold }
+  | { op: 'updateHold'; id: string; status: 'ordered' | 'sold' | 'released' | 'expired' | 'refunded'; orderId?: string; expiresAt?: number };
+
+type Out = Transition<DealState, Result<unknown>>;
+
+/** A turn under construction: the state so far and the effects gathered. */
+class Turn {
+  readonly effects: Effect[] = [];
+  constructor(
+    public state: DealState,
+    readonly now: number,
+    readonly rules: DealRules,
+  ) {}
+
+  get deal(): DealRecord {
+    return this.state.deal!;
+  }
+
+  setDeal(patch: Partial<DealRecord>): void {
+    this.state = { ...this.state, deal: { ...this.deal, ...patch, updatedAt: this.now } };
+  }
+
+  persist(change: DealChange): void {
+    this.effects.push({ type: 'persist', change });
+  }
+
+  /** Emits one event of the deal's stream with the next seq. */
+  emit(event: 'deal:state' | 'deal:stock', body: Record<string, unknown>): void {
+    const seq = this.deal.seq + 1;
+    this.setDeal({ seq });
+    this.effects.push({ type: 'publish', room: `deal:${this.deal.id}`, event, payload: { dealId: this.deal.id, ...body, seq, at: this.now } });
+    this.persist({ op: 'touchDeal' });
+  }
+
+  emitState(): void {
+    const d = this.deal;
+    this.emit('deal:state', { status: d.status, remainingStock: d.remainingStock, startsAt: iso(d.startsAt), endsAt: iso(d.endsAt) });
+  }
+
+  /** Publishes the stock now, or within the coalescing interval (one timer per window). */
+  stockChanged(): void {
+    const { lastStockPublishAt, stockPublishPending } = this.state;
+    const dueAt = lastStockPublishAt + this.rules.stockPublishIntervalMs;
+    if (this.deal.remainingStock === 0 || this.now >= dueAt) return this.flushStock();
+    if (!stockPublishPending) {
+      this.state = { ...this.state, stockPublishPending: true };
+      this.effects.push({ type: 'timer', name: 'stock', at: dueAt });
+    }
+  }
+
+  flushStock(): void {
+    this.emit('deal:stock', { remainingStock: this.deal.remainingStock });
+    this.state = { ...this.state, lastStockPublishAt: this.now, stockPublishPending: false };
+  }
+
+  /** Moves to `to` if the lifecycle allows; emits `deal:state`. Returns whether it moved. */
+  move(to: DealStatus): boolean {
+    if (this.deal.status === to || !canMove(this.deal.status, to)) return false;
+    this.setDeal({ status: to });
+    this.persist({ op: 'touchDeal' });
+    if (to === 'ended' || to === 'cancelled') this.effects.push({ type: 'remind', name: 'open', at: null });
+    if (to === 'ended' || to === 'cancelled') this.effects.push({ type: 'remind', name: 'end', at: null });
+    this.emitState();
+    return true;
+  }
+
+  /** After stock moved: open <-> sold_out as remaining reaches or leaves zero. */
+  settleSoldOut(): void {
+    const d = this.deal;
+    if (d.status === 'open' && d.remainingStock === 0) this.move('sold_out');
+    else if (d.status === 'sold_out' && d.remainingStock > 0 && this.now < d.endsAt) this.move('open');
+  }
+
+  /** Keeps the `holds` reminder at (or before) the earliest live hold's expiry. */
+  expiryAt(at: number): void {
+    const current = this.state.holdsReminderAt;
+    if (current !== null && current <= at) return;
+    this.state = { ...this.state, holdsReminderAt: at };
+    this.effects.push({ type: 'remind', name: 'holds', at });
+  }
+
+  /** Takes a live hold out (units back to stock), recording `status` for its row. */
+  dropHold(hold: LiveHold, status: 'released' | 'expired'): void {
+    const s = this.state;
+    this.state = {
+      ...s,
+      holds: s.holds.delete(hold.id),
+      perUser: decrement(s.perUser, hold.userId, hold.quantity),
+    };
+    this.setDeal({ heldUnits: this.deal.heldUnits - hold.quantity, remainingStock: this.deal.remainingStock + hold.quantity });
+    this.persist({ op: 'updateHold', id: hold.id, status });
+    if (hold.status === 'active') this.effects.push({ type: 'tell', to: { kind: 'cart', id: hold.userId }, message: { type: 'holdRemoved', holdId: hold.id } });
+  }
+
+  done<T>(reply: Result<T>): Out {
+    return { state: this.state, reply, effects: this.effects };
+  }
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function decrement(map: DealState['perUser'], key: string, by: number): DealState['perUser'] {
+  const next = (map.get(key) ?? 0) - by;
+  return next > 0 ? map.set(key, next) : map.delete(key);
+}
+
+export function holdView(deal: DealRecord, hold: LiveHold): HoldView {
+  return { id: hold.id, dealId: deal.id, userId: hold.userId, quantity: hold.quantity, unitPrice: hold.unitPrice, currency: deal.currency, expiresAt: hold.expiresAt };
+}
+
+function notOpenDetail(deal: DealRecord, now: number): string {
+  switch (deal.status) {
+    case 'scheduled':
+      return `the deal opens at ${iso(deal.startsAt)} (in ${Math.ceil((deal.startsAt - now) / 1000)} s)`;
+    case 'paused':
+      return 'the deal is paused';
+    case 'ended':
+      return `the deal ended at ${iso(deal.endsAt)}`;
+    case 'cancelled':
+      return 'the deal was cancelled';
+    default:
+      return `the deal is ${deal.status}`;
+  }
+}
+
+/**
+ * The deal actor's logic: a pure function of state and message (no I/O, no clock).
+ *
+ * Stock accounting: a `reserve` moves units from remaining to held; `release` and expiry move
+ * them back; `sell` moves held to sold; `refundOrder` moves sold back to remaining while the deal
+ * is still selling, else to returned. So `remaining + held + sold + returned == total` after every
+ * turn, and `remaining` never goes below zero: a unit is never sold twice.
+ */
+export function dealTransition(state: DealState, message: DealMessage, rules: DealRules): Out {
+  const turn = new Turn(state, message.now, rules);
+  if (message.type === 'create') return create(turn, message);
+  const deal = state.deal;
+  if (!deal) return turn.done(fail('NOT_FOUND', 'no such deal'));
+  const now = message.now;
+
+  switch (message.type) {
+    case 'snapshot':
+      return turn.done(ok({ deal, seq: deal.seq }));
+
+    case 'reserve': {
+      const { userId, holdId, quantity } = message;
+      const existing = state.holds.get(holdId);
+      if (existing) return turn.done(existing.userId === userId ? ok(holdView(deal, existing)) : fail('VALIDATION_FAILED', 'hold id already used'));
+      if (!Number.isInteger(quantity) || quantity < 1) return turn.done(fail('VALIDATION_FAILED', 'quantity must be a whole number of at least 1'));
+      if (deal.status === 'sold_out') return turn.done(fail('SOLD_OUT', 'every unit is sold or held'));
+      if (deal.status !== 'open' || now < deal.startsAt || now >= deal.endsAt) return turn.done(fail('DEAL_NOT_OPEN', notOpenDetail(deal, now)));
+      const mine = state.perUser.get(userId) ?? 0;
+      if (mine + quantity > deal.perUserLimit) {
+        return turn.done(fail('LIMIT_EXCEEDED', `at most ${deal.perUserLimit} per shopper; you already have ${mine}`));
+      }
+      if (deal.remainingStock < quantity) return turn.done(fail('SOLD_OUT', deal.remainingStock === 0 ? 'every unit is sold or held' : `only ${deal.remainingStock} left`));
+      const hold: LiveHold = { id: holdId, userId, quantity, unitPrice: deal.price, status: 'active', orderId: null, expiresAt: now + message.ttlMs, createdAt: now };
+      turn.state = { ...state, holds: state.holds.set(holdId, hold), perUser: state.perUser.set(userId, mine + quantity) };
+      turn.setDeal({ remainingStock: deal.remainingStock - quantity, heldUnits: deal.heldUnits + quantity });
+      turn.persist({ op: 'insertHold', hold });
+      turn.expiryAt(hold.expiresAt);
+      const view = holdView(turn.deal, hold);
+      turn.effects.push({ type: 'tell', to: { kind: 'cart', id: userId }, message: { type: 'holdPlaced', hold: view } });
+      turn.stockChanged();
+      turn.settleSoldOut();
+      return turn.done(ok(view));
+    }
+
+    case 'release': {
+      const hold = state.holds.get(message.holdId);
+      if (!hold || hold.userId !== message.userId || hold.status !== 'active') return turn.done(fail('NOT_FOUND', 'no such hold in your cart'));
+      turn.dropHold(hold, 'released');
+      turn.stockChanged();
+      turn.settleSoldOut();
+      return turn.done(ok({ released: hold.quantity }));
+    }
+
+    case 'attach': {
+      const items: AttachedItem[] = [];
+      for (const holdId of message.holdIds) {
+        const hold = state.holds.get(holdId);
+        const usable = hold && hold.userId === message.userId && ((hold.status === 'active' && hold.expiresAt > now) || (hold.status === 'ordered' && hold.orderId === message.orderId));
+        if (!usable) return turn.done(fail('HOLD_EXPIRED', `hold ${holdId} has expired or is no longer in your cart`));
+        items.push({ holdId, dealId: deal.id, quantity: hold.quantity, unitPrice: hold.unitPrice, currency: deal.currency });
+      }
+      let holds = state.holds;
+      for (const holdId of message.holdIds) {
+        const hold = holds.get(holdId)!;
+        if (hold.status === 'ordered') continue;
+        holds = holds.set(holdId, { ...hold, status: 'ordered', orderId: message.orderId, expiresAt: message.until });
+        turn.persist({ op: 'updateHold', id: holdId, status: 'ordered', orderId: message.orderId, expiresAt: message.until });
+        turn.effects.push({ type: 'tell', to: { kind: 'cart', id: message.userId }, message: { type: 'holdRemoved', holdId } });
+      }
+      turn.state = { ...turn.state, holds };
+      turn.expiryAt(message.until);
+      return turn.done(ok(items));
+    }
+
+    case 'sell': {
+      const ordered = [...state.holds.values()].filter((h) => h.status === 'ordered' && h.orderId === message.orderId);
+      if (ordered.length === 0) {
+        return turn.done(state.sold.has(message.orderId) ? ok({ sold: 0 }) : fail('HOLD_EXPIRED', `order ${message.orderId} has no units held any more`));
+      }
+      let units = 0;
+      let holds = state.holds;
+      for (const hold of ordered) {
+        units += hold.quantity;
+        holds = holds.delete(hold.id);
+        turn.persist({ op: 'updateHold', id: hold.id, status: 'sold' });
+      }
+      const sold = ordered.map((h) => ({ id: h.id, userId: h.userId, quantity: h.quantity, orderId: message.orderId }));
+      turn.state = { ...turn.state, holds, sold: state.sold.set(message.orderId, [...(state.sold.get(message.orderId) ?? []), ...sold]) };
+      turn.setDeal({ heldUnits: deal.heldUnits - units, soldUnits: deal.soldUnits + units });
+      return turn.done(ok({ sold: units }));
+    }
+
+    case 'releaseOrder': {
+      const ordered = [...state.holds.values()].filter((h) => h.status === 'ordered' && h.orderId === message.orderId);
+      for (const hold of ordered) turn.dropHold(hold, message.reason === 'expired' ? 'expired' : 'released');
+      if (ordered.length > 0) {
+        turn.stockChanged();
+        turn.settleSoldOut();
+      }
+      return turn.done(ok({ released: ordered.reduce((n, h) => n + h.quantity, 0) }));
+    }
+
+    case 'refundOrder': {
+      const sold = state.sold.get(message.orderId);
+      if (!sold) return turn.done(ok({ refunded: 0 }));
+      const units = sold.reduce((n, h) => n + h.quantity, 0);
+      let perUser = state.perUser;
+      for (const hold of sold) {
+        perUser = decrement(perUser, hold.userId, hold.quantity);
+        turn.persist({ op: 'updateHold', id: hold.id, status: 'refunded' });
+      }
+      turn.state = { ...turn.state, sold: state.sold.delete(message.orderId), perUser };
+      if (isSelling(deal.status)) {
+        turn.setDeal({ soldUnits: deal.soldUnits - units, remainingStock: deal.remainingStock + units });
+        turn.stockChanged();
+        turn.settleSoldOut();
+      } else {
+        turn.setDeal({ soldUnits: deal.soldUnits - units, returnedUnits: deal.returnedUnits + units });
+      }
+      return turn.done(ok({ refunded: units }));
+    }
+
+    case 'pause':
+      if (deal.status === 'paused') return turn.done(ok(deal));
+      if (!turn.move('paused')) return turn.done(fail('INVALID_STATE', `a ${deal.status} deal cannot be paused`));
+      return turn.done(ok(turn.deal));
+
+    case 'resume': {
+      if (deal.status !== 'paused') return turn.done(deal.status === 'open' ? ok(deal) : fail('INVALID_STATE', `a ${deal.status} deal cannot be resumed`));
+      const to: DealStatus = now >= deal.endsAt ? 'ended' : now < deal.startsAt ? 'scheduled' : deal.remainingStock === 0 ? 'sold_out' : 'open';
+      turn.move(to);
+      return turn.done(ok(turn.deal));
+    }
+
+    case 'cancel': {
+      if (deal.status === 'cancelled') return turn.done(ok(deal));
+      if (!canMove(deal.status, 'cancelled')) return turn.done(fail('INVALID_STATE', `a ${deal.status} deal cannot be cancelled`));
+      // Holds still in carts go back at once; holds on unpaid orders wait for their order.
+      for (const hold of state.holds.values()) if (hold.status === 'active') turn.dropHold(hold, 'released');
+      turn.move('cancelled');
+      return turn.done(ok(turn.deal));
+    }
+
+    case 'setWaitingRoom': {
+      turn.setDeal({ waitingRoom: { ...deal.waitingRoom, ...message.settings } });
+      turn.persist({ op: 'touchDeal' });
+      return turn.done(ok(turn.deal));
+    }
+
+    case 'alarm':
+      return alarm(turn, message.name);
+  }
+}
+
+function create(turn: Turn, message: Extract<DealMessage, { type: 'create' }>): Out {
+  const existing = turn.state.deal;
+  if (existing) return turn.done(existing.id === message.deal.id ? ok(existing) : fail('INVALID_STATE', 'deal exists'));
+  const d = message.deal;
+  const now = message.now;
+  const status: DealStatus = now >= d.endsAt ? 'ended' : now >= d.startsAt ? 'open' : 'scheduled';
+  turn.state = {
+    ...turn.state,
+    deal: { ...d, remainingStock: d.totalStock, heldUnits: 0, soldUnits: 0, returnedUnits: 0, status, seq: 0, createdAt: now, updatedAt: now },
+  };
+  turn.persist({ op: 'insertDeal' });
+  if (status === 'scheduled') turn.effects.push({ type: 'remind', name: 'open', at: d.startsAt });
+  if (status !== 'ended') turn.effects.push({ type: 'remind', name: 'end', at: d.endsAt });
+  return turn.done(ok(turn.deal));
+}
+
+function alarm(turn: Turn, name: string): Out {
+  const deal = turn.deal;
+  const now = turn.now;
+  switch (name) {
+    case 'open':
+      if (deal.status === 'scheduled') {
+        if (now < deal.startsAt) turn.effects.push({ type: 'remind', name: 'open', at: deal.startsAt });
+        else turn.move(deal.remainingStock === 0 ? 'sold_out' : 'open');
+      }
+      break;
+    case 'end':
+      if (now < deal.endsAt) turn.effects.push({ type: 'remind', name: 'end', at: deal.endsAt });
+      else turn.move('ended');
+      break;
+    case 'holds': {
+      let next: number | null = null;
+      let returned = false;
+      for (const hold of turn.state.holds.values()) {
+        if (hold.expiresAt <= now) {
+          turn.dropHold(hold, 'expired');
+          returned = true;
+        } else if (next === null || hold.expiresAt < next) next = hold.expiresAt;
+      }
+      turn.state = { ...turn.state, holdsReminderAt: next };
+      turn.effects.push({ type: 'remind', name: 'holds', at: next });
+      if (returned) {
+        turn.stockChanged();
+        turn.settleSoldOut();
+      }
+      break;
+    }
+    case 'stock':
+      if (turn.state.stockPublishPending) turn.flushStock();
+      break;
+  }
+  return turn.done(ok(null));
+}
+
+/** Every unit is somewhere: the property the tests check after every step. */
+export function stockBalances(deal: DealRecord): boolean {
+  return deal.remainingStock + deal.heldUnits + deal.soldUnits + deal.returnedUnits === deal.totalStock && deal.remainingStock >= 0 && deal.heldUnits >= 0 && deal.soldUnits >= 0;
+}

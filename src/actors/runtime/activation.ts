@@ -1,0 +1,285 @@
+import { randomUUID } from 'node:crypto';
+import type { ActorOutboxEntity } from '../../persistence/entities/actor.entity';
+import type { Database } from '../../persistence/database';
+import { addressKey, type ActorDefinition, type Address, type Effect, type Envelope, type RuntimeLogger } from './actor';
+import { ActorRuntimeError, FencedError } from './errors';
+import { journal } from './journal';
+import type { Placement } from './transport';
+
+/** A message waiting in a mailbox, with the caller's promise. `alarm` names a fired reminder. */
+export interface Pending {
+  envelope: Envelope;
+  resolve(reply: unknown): void;
+  reject(error: unknown): void;
+  alarm?: string;
+  /** The due time the fired reminder was armed for. */
+  alarmAt?: number;
+}
+
+/** What an activation needs from its actor system. */
+export interface ActivationHost {
+  db: Database;
+  placement: Placement;
+  logger: RuntimeLogger;
+  maxBatch: number;
+  /** How long handled message ids are remembered across activations (ms). */
+  inboxWindowMs: number;
+  now(): number;
+  afterCommit(from: Address, effects: { publishes: Effect[]; tells: Effect[]; sends: ActorOutboxEntity[] }): void;
+  /** `requeue`: hand the unhandled messages to a fresh activation (false when loading failed). */
+  stepDown(activation: Activation<unknown>, leftover: Pending[], reason: unknown, requeue: boolean): void;
+  observeBatch(kind: string, size: number, turnMs: number): void;
+}
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const MAX_REMEMBERED_IDS = 100_000;
+
+/**
+ * One live actor: its state, its mailbox and its timers. Messages are handled one at a time
+ * (turn-based, non-reentrant); everything queued while a batch commits becomes the next batch
+ * (group commit), up to `maxBatch`. The batch is durable before any caller hears its answer.
+ */
+export class Activation<S> {
+  state!: S;
+  fence = 0;
+  lastActiveAt: number;
+  closed = false;
+  readonly key: string;
+  private readonly queue: Pending[] = [];
+  private draining = false;
+  private readonly reminders = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private handled = new Map<string, unknown>();
+  private readonly ready: Promise<void>;
+
+  constructor(
+    readonly definition: ActorDefinition<S>,
+    readonly address: Address,
+    private readonly host: ActivationHost,
+  ) {
+    this.key = addressKey(address);
+    this.lastActiveAt = host.now();
+    this.ready = this.activate();
+    this.ready.catch(() => undefined);
+  }
+
+  /** Messages waiting, the one being handled excluded. */
+  get depth(): number {
+    return this.queue.length;
+  }
+
+  get idle(): boolean {
+    return !this.draining && this.queue.length === 0;
+  }
+
+  /** Resolves once the state is loaded (rejects if it could not be). */
+  whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  enqueue(pending: Pending): void {
+    if (this.closed) {
+      pending.reject(new ActorRuntimeError('UNAVAILABLE', `${this.key} is stepping down`));
+      return;
+    }
+    this.queue.push(pending);
+    this.lastActiveAt = this.host.now();
+    if (!this.draining) void this.drain();
+  }
+
+  /** Stops timers; the activation takes no more messages. Returns what was still queued. */
+  close(): Pending[] {
+    this.closed = true;
+    for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    return this.queue.splice(0);
+  }
+
+  private async activate(): Promise<void> {
+    const { db, placement } = this.host;
+    const now = this.host.now();
+    const { definition: def, address } = this;
+    if (def.durable) {
+      await db.transaction(async (manager) => {
+        const fence = await placement.claim(manager, address, now);
+        if (fence === null) throw new FencedError(this.key, 0);
+        this.fence = fence;
+        this.state = await def.store.load(manager, address.id, now);
+        for (const [name, at] of await journal.loadReminders(manager, address)) this.reminders.set(name, at);
+        this.handled = await journal.recentInbox(manager, address, now - this.host.inboxWindowMs);
+      });
+      for (const [name, at] of this.reminders) this.arm(name, at, true);
+    } else {
+      this.state = await db.read((manager) => def.store.load(manager, address.id, now));
+    }
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    try {
+      try {
+        await this.ready;
+      } catch (error) {
+        this.host.stepDown(this as Activation<unknown>, this.close(), error, false);
+        return;
+      }
+      while (this.queue.length > 0 && !this.closed) {
+        await this.runBatch(this.queue.splice(0, this.host.maxBatch));
+      }
+    } finally {
+      this.draining = false;
+      this.lastActiveAt = this.host.now();
+    }
+  }
+
+  private async runBatch(batch: Pending[]): Promise<void> {
+    const started = performance.now();
+    const now = this.host.now();
+    const { definition: def, address } = this;
+    const before = this.state;
+    let state = before;
+    const outcomes: Array<{ pending: Pending; reply?: unknown; error?: unknown; remember: boolean }> = [];
+    const persists: unknown[] = [];
+    const sends: ActorOutboxEntity[] = [];
+    const tells: Effect[] = [];
+    const publishes: Effect[] = [];
+    const timers: Array<{ name: string; at: number }> = [];
+    const remindersSet = new Map<string, number>();
+    const remindersCleared = new Set<string>();
+    const inbox: Array<{ id: string; reply: unknown }> = [];
+
+    for (const pending of batch) {
+      const { envelope } = pending;
+      if (envelope.durable && this.handled.has(envelope.id)) {
+        outcomes.push({ pending, reply: this.handled.get(envelope.id), remember: false });
+        continue;
+      }
+      if (pending.alarm !== undefined) {
+        // Reminders are one-shot: a fired one is deleted in this commit unless the turn sets it again.
+        // (A reminder set again since it was armed, earlier in this batch or before, is left alone.)
+        if (!remindersSet.has(pending.alarm) && this.reminders.get(pending.alarm) === pending.alarmAt) remindersCleared.add(pending.alarm);
+      }
+      let turn;
+      try {
+        turn = def.transition(state, envelope.message);
+      } catch (error) {
+        this.host.logger.error({ err: error, actor: this.key, message: envelope.message }, 'actor transition threw; message rejected, state unchanged');
+        outcomes.push({ pending, error: new ActorRuntimeError('ACTOR_FAILED', `${this.key} failed to handle a message`, { cause: error }), remember: false });
+        continue;
+      }
+      state = turn.state;
+      for (const effect of turn.effects ?? []) {
+        switch (effect.type) {
+          case 'persist':
+            persists.push(effect.change);
+            break;
+          case 'send':
+            sends.push({
+              id: randomUUID(),
+              fromKind: address.kind,
+              fromId: address.id,
+              toKind: effect.to.kind,
+              toId: effect.to.id,
+              message: JSON.stringify(effect.message),
+              createdAt: now,
+            });
+            break;
+          case 'tell':
+            tells.push(effect);
+            break;
+          case 'publish':
+            publishes.push(effect);
+            break;
+          case 'remind':
+            if (effect.at === null) {
+              remindersSet.delete(effect.name);
+              if (this.reminders.has(effect.name)) remindersCleared.add(effect.name);
+            } else {
+              remindersSet.set(effect.name, effect.at);
+              remindersCleared.delete(effect.name);
+            }
+            break;
+          case 'timer':
+            timers.push({ name: effect.name, at: effect.at });
+            break;
+        }
+      }
+      if (envelope.durable) inbox.push({ id: envelope.id, reply: turn.reply });
+      outcomes.push({ pending, reply: turn.reply, remember: envelope.durable });
+    }
+
+    const mustCommit = persists.length + sends.length + remindersSet.size + remindersCleared.size + inbox.length > 0;
+    if (mustCommit) {
+      if (!def.durable) throw new ActorRuntimeError('ACTOR_FAILED', `${address.kind} is not durable but asked for durable effects`);
+      try {
+        await this.host.db.transaction(async (manager) => {
+          await journal.checkFence(manager, address, this.fence, now);
+          if (persists.length > 0) await def.store.save(manager, address.id, persists, before, state, now);
+          if (remindersSet.size + remindersCleared.size > 0) await journal.saveReminders(manager, address, remindersSet, remindersCleared);
+          if (inbox.length > 0) await journal.recordInbox(manager, address, inbox, now);
+          if (sends.length > 0) await journal.writeOutbox(manager, sends);
+        });
+      } catch (error) {
+        // Nothing of this batch happened. The in-memory state may now be behind the database
+        // (or another activation owns it): fail the batch's callers and step down; the next
+        // message activates the actor afresh from the database.
+        const failure = error instanceof ActorRuntimeError ? error : new ActorRuntimeError('UNAVAILABLE', `${this.key}: commit failed`, { cause: error });
+        for (const outcome of outcomes) outcome.pending.reject(failure);
+        this.host.stepDown(this as Activation<unknown>, this.close(), error, true);
+        return;
+      }
+    }
+
+    this.state = state;
+    for (const outcome of outcomes) if (outcome.remember) this.remember(outcome.pending.envelope.id, outcome.reply);
+    for (const name of remindersCleared) {
+      this.reminders.delete(name);
+      this.disarm(`r:${name}`);
+    }
+    for (const [name, at] of remindersSet) {
+      this.reminders.set(name, at);
+      this.arm(name, at, true);
+    }
+    for (const { name, at } of timers) this.arm(name, at, false);
+    for (const outcome of outcomes) {
+      if (outcome.error !== undefined) outcome.pending.reject(outcome.error);
+      else outcome.pending.resolve(outcome.reply);
+    }
+    this.host.afterCommit(address, { publishes, tells, sends });
+    this.host.observeBatch(address.kind, batch.length, performance.now() - started);
+  }
+
+  private remember(id: string, reply: unknown): void {
+    this.handled.set(id, reply);
+    if (this.handled.size > MAX_REMEMBERED_IDS) {
+      const oldest = this.handled.keys().next().value;
+      if (oldest !== undefined) this.handled.delete(oldest);
+    }
+  }
+
+  private arm(name: string, at: number, durable: boolean): void {
+    const key = `${durable ? 'r' : 't'}:${name}`;
+    this.disarm(key);
+    if (this.closed) return;
+    const delay = Math.max(0, at - this.host.now());
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      if (this.host.now() < at) return this.arm(name, at, durable); // a wait longer than setTimeout allows
+      this.enqueue({
+        envelope: { id: randomUUID(), to: this.address, message: this.definition.alarm(name, this.host.now()), durable: false },
+        alarm: durable ? name : undefined,
+        alarmAt: at,
+        resolve: () => undefined,
+        reject: (error) => this.host.logger.warn({ err: error, actor: this.key, alarm: name }, 'alarm not handled'),
+      });
+    }, Math.min(delay, MAX_TIMER_MS));
+    timer.unref();
+    this.timers.set(key, timer);
+  }
+
+  private disarm(key: string): void {
+    const timer = this.timers.get(key);
+    if (timer) clearTimeout(timer);
+    this.timers.delete(key);
+  }
+}

@@ -1,0 +1,288 @@
+import { randomUUID } from 'node:crypto';
+import type { Database } from '../../persistence/database';
+import type { ActorOutboxEntity } from '../../persistence/entities/actor.entity';
+import { Activation, type ActivationHost, type Pending } from './activation';
+import { addressKey, type ActorDefinition, type Address, type Effect, type Envelope, type RuntimeLogger } from './actor';
+import { ActorRuntimeError } from './errors';
+import { journal } from './journal';
+import { InProcessTransport, SingleNodePlacement, type Placement, type Transport } from './transport';
+
+export interface ActorSystemOptions {
+  db: Database;
+  logger: RuntimeLogger;
+  transport?: Transport;
+  placement?: Placement;
+  /** Most messages committed together by one mailbox. Default 1000. */
+  maxBatch?: number;
+  /** Idle time (ms) before an activation is passivated. Default 5 min. */
+  idleMs?: number;
+  /** Time (ms) an `ask` waits for its reply before failing with UNAVAILABLE. Default 10 s. */
+  askTimeoutMs?: number;
+  /** How long handled message ids are kept (ms) to answer redeliveries. Default 1 h. */
+  inboxWindowMs?: number;
+  clock?: () => number;
+}
+
+/** Receives the live events that committed turns publish (the realtime layer). */
+export type PublishSink = (room: string, event: string, payload: Record<string, unknown>) => void;
+
+/** Counters the metrics endpoint and the ops panel read. */
+export interface ActorSystemStats {
+  activations: Record<string, number>;
+  mailboxDepth: Record<string, number>;
+  batches: number;
+  messages: number;
+  outboxInFlight: number;
+}
+
+/**
+ * The actor runtime of one node: activates virtual actors on first message, routes envelopes
+ * through the {@link Transport}, carries out effects after commit, fires reminders of sleeping
+ * actors, re-sends the outbox after a crash and passivates idle actors.
+ *
+ * @example
+ *   const system = new ActorSystem({ db, logger });
+ *   system.register(dealActor(rules));
+ *   await system.start();
+ *   const result = await system.ask({ kind: 'deal', id }, { type: 'snapshot', now: Date.now() });
+ */
+export class ActorSystem {
+  private readonly definitions = new Map<string, ActorDefinition<unknown>>();
+  private readonly activations = new Map<string, Activation<unknown>>();
+  private readonly transport: Transport;
+  private readonly placement: Placement;
+  private readonly host: ActivationHost;
+  private readonly askTimeoutMs: number;
+  private readonly idleMs: number;
+  private readonly sinks: PublishSink[] = [];
+  private readonly outboxInFlight = new Set<string>();
+  private readonly outboxDone: string[] = [];
+  private readonly intervals: NodeJS.Timeout[] = [];
+  private stopping = false;
+  private readonly counters = { batches: 0, messages: 0 };
+  private readonly batchObservers: Array<(kind: string, size: number, turnMs: number) => void> = [];
+
+  constructor(private readonly options: ActorSystemOptions) {
+    this.transport = options.transport ?? new InProcessTransport();
+    this.placement = options.placement ?? new SingleNodePlacement();
+    this.askTimeoutMs = options.askTimeoutMs ?? 10_000;
+    this.idleMs = options.idleMs ?? 300_000;
+    const clock = options.clock ?? Date.now;
+    this.host = {
+      db: options.db,
+      placement: this.placement,
+      logger: options.logger,
+      maxBatch: options.maxBatch ?? 1000,
+      inboxWindowMs: options.inboxWindowMs ?? 3_600_000,
+      now: clock,
+      afterCommit: (from, effects) => this.afterCommit(from, effects),
+      stepDown: (activation, leftover, reason, requeue) => this.stepDown(activation, leftover, reason, requeue),
+      observeBatch: (kind, size, turnMs) => {
+        this.counters.batches += 1;
+        this.counters.messages += size;
+        for (const observe of this.batchObservers) observe(kind, size, turnMs);
+      },
+    };
+  }
+
+  register(definition: ActorDefinition<any>): this {
+    this.definitions.set(definition.kind, definition as ActorDefinition<unknown>);
+    return this;
+  }
+
+  /** Subscribes to live events of committed turns. */
+  onPublish(sink: PublishSink): void {
+    this.sinks.push(sink);
+  }
+
+  /** Subscribes to every committed batch: its kind, size (messages) and duration (ms). */
+  onBatch(observer: (kind: string, size: number, turnMs: number) => void): void {
+    this.batchObservers.push(observer);
+  }
+
+  async start(): Promise<void> {
+    await this.transport.start((envelope) => this.deliverLocal(envelope));
+    const every = (ms: number, task: () => Promise<unknown>) => {
+      let running = false;
+      const timer = setInterval(() => {
+        if (running || this.stopping) return;
+        running = true;
+        task()
+          .catch((err) => this.options.logger.warn({ err }, 'actor system housekeeping failed; will retry'))
+          .finally(() => (running = false));
+      }, ms);
+      timer.unref();
+      this.intervals.push(timer);
+    };
+    every(1000, () => this.wakeDueReminders());
+    every(1000, () => this.relayOutbox());
+    every(5000, async () => this.passivateIdle());
+    every(600_000, () => this.options.db.transaction((m) => journal.pruneInbox(m, this.host.now() - this.host.inboxWindowMs)));
+    await this.wakeDueReminders();
+    await this.relayOutbox();
+  }
+
+  /**
+   * Sends `message` to the actor at `to` and resolves with its reply, once the turn that handled
+   * it is committed.
+   * @throws ActorRuntimeError `UNAVAILABLE` when no reply comes within the ask timeout or the
+   *   commit failed; `ACTOR_FAILED` when the transition threw.
+   */
+  async ask<R = unknown>(to: Address, message: unknown, options: { id?: string; durable?: boolean; timeoutMs?: number } = {}): Promise<R> {
+    if (this.stopping) throw new ActorRuntimeError('SHUTTING_DOWN', 'the node is shutting down');
+    if (!this.definitions.has(to.kind)) throw new ActorRuntimeError('UNKNOWN_KIND', `no actor kind "${to.kind}"`);
+    const envelope: Envelope = { id: options.id ?? randomUUID(), to, message, durable: options.durable ?? false };
+    const timeoutMs = options.timeoutMs ?? this.askTimeoutMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new ActorRuntimeError('UNAVAILABLE', `${addressKey(to)} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    });
+    try {
+      return (await Promise.race([this.transport.request(envelope), timeout])) as R;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Sends without waiting; a failure is logged. For derived state only (best effort). */
+  tell(to: Address, message: unknown): void {
+    this.ask(to, message).catch((err) => this.options.logger.debug({ err, to }, 'tell not delivered'));
+  }
+
+  /** Live activations and mailbox depth per kind, and totals since start. */
+  stats(): ActorSystemStats {
+    const activations: Record<string, number> = {};
+    const mailboxDepth: Record<string, number> = {};
+    for (const activation of this.activations.values()) {
+      const kind = activation.address.kind;
+      activations[kind] = (activations[kind] ?? 0) + 1;
+      mailboxDepth[kind] = (mailboxDepth[kind] ?? 0) + activation.depth;
+    }
+    return { activations, mailboxDepth, ...this.counters, outboxInFlight: this.outboxInFlight.size };
+  }
+
+  /** Stops taking messages, lets running batches finish (up to `graceMs`), and passivates all. */
+  async stop(graceMs = 5000): Promise<void> {
+    this.stopping = true;
+    for (const interval of this.intervals) clearInterval(interval);
+    const deadline = Date.now() + graceMs;
+    while ([...this.activations.values()].some((a) => !a.idle) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const activation of this.activations.values()) {
+      for (const pending of activation.close()) pending.reject(new ActorRuntimeError('SHUTTING_DOWN', 'the node is shutting down'));
+    }
+    this.activations.clear();
+    await this.flushOutboxDone().catch(() => undefined);
+    await this.transport.stop();
+  }
+
+  /** Hands an envelope to the local activation of its actor (activating it if needed). */
+  deliverLocal(envelope: Envelope, alarm?: { name: string; at: number }): Promise<unknown> {
+    return new Promise((resolve, reject) => {
+      const activation = this.activationFor(envelope.to);
+      if (!activation) return reject(new ActorRuntimeError('UNKNOWN_KIND', `no actor kind "${envelope.to.kind}"`));
+      activation.enqueue({ envelope, resolve, reject, alarm: alarm?.name, alarmAt: alarm?.at });
+    });
+  }
+
+  private activationFor(address: Address): Activation<unknown> | null {
+    const key = addressKey(address);
+    let activation = this.activations.get(key);
+    if (!activation || activation.closed) {
+      const definition = this.definitions.get(address.kind);
+      if (!definition) return null;
+      const created = new Activation(definition, address, this.host);
+      this.activations.set(key, created);
+      created.whenReady().catch(() => {
+        if (this.activations.get(key) === created && created.idle) {
+          created.close();
+          this.activations.delete(key);
+        }
+      });
+      activation = created;
+    }
+    return activation;
+  }
+
+  private stepDown(activation: Activation<unknown>, leftover: Pending[], reason: unknown, requeue: boolean): void {
+    if (this.activations.get(activation.key) === activation) this.activations.delete(activation.key);
+    this.options.logger.warn({ err: reason, actor: activation.key, pending: leftover.length, requeue }, 'actor activation stepped down');
+    // Messages that were only queued have not been looked at: after a failed commit a fresh
+    // activation takes them; after a failed activation they fail (no retry loop while the
+    // database is down).
+    for (const pending of leftover) {
+      const next = this.stopping || !requeue ? null : this.activationFor(activation.address);
+      if (next) next.enqueue(pending);
+      else pending.reject(new ActorRuntimeError('UNAVAILABLE', `${activation.key} is unavailable`));
+    }
+  }
+
+  private afterCommit(from: Address, effects: { publishes: Effect[]; tells: Effect[]; sends: ActorOutboxEntity[] }): void {
+    for (const effect of effects.publishes) {
+      if (effect.type !== 'publish') continue;
+      for (const sink of this.sinks) {
+        try {
+          sink(effect.room, effect.event, effect.payload);
+        } catch (err) {
+          this.options.logger.warn({ err, room: effect.room, event: effect.event }, 'publish failed');
+        }
+      }
+    }
+    for (const effect of effects.tells) if (effect.type === 'tell') this.tell(effect.to, effect.message);
+    for (const row of effects.sends) this.deliverOutbox(row);
+  }
+
+  private deliverOutbox(row: ActorOutboxEntity): void {
+    if (this.outboxInFlight.has(row.id) || this.stopping) return;
+    this.outboxInFlight.add(row.id);
+    this.ask({ kind: row.toKind, id: row.toId }, JSON.parse(row.message), { id: row.id, durable: true })
+      .then(() => this.outboxDone.push(row.id))
+      .catch((err) => this.options.logger.warn({ err, outbox: row.id, to: `${row.toKind}:${row.toId}` }, 'actor message not delivered yet; will retry'))
+      .finally(() => this.outboxInFlight.delete(row.id));
+  }
+
+  private async flushOutboxDone(): Promise<void> {
+    const ids = this.outboxDone.splice(0);
+    if (ids.length === 0) return;
+    try {
+      await this.options.db.transaction((m) => journal.deleteOutbox(m, ids));
+    } catch (err) {
+      this.outboxDone.push(...ids);
+      throw err;
+    }
+  }
+
+  /** Deletes delivered outbox rows and re-sends the ones older than 2 s that are not in flight. */
+  private async relayOutbox(): Promise<void> {
+    await this.flushOutboxDone();
+    const cutoff = this.host.now() - 2000;
+    const rows = await this.options.db.read((m) => journal.pendingOutbox(m));
+    for (const row of rows) {
+      if (row.createdAt <= cutoff && !this.outboxDone.includes(row.id)) this.deliverOutbox(row);
+    }
+  }
+
+  /** Activates sleeping local actors whose reminders fall due in the next 2 s; they arm their timers. */
+  private async wakeDueReminders(): Promise<void> {
+    const due = await this.options.db.read((m) => journal.dueReminders(m, this.host.now() + 2000));
+    for (const reminder of due) {
+      const address = { kind: reminder.kind, id: reminder.actorId };
+      if (!this.definitions.has(address.kind) || !this.placement.isLocal(address)) continue;
+      if (this.activations.has(addressKey(address))) continue;
+      this.activationFor(address)
+        ?.whenReady()
+        .catch((err) => this.options.logger.warn({ err, actor: addressKey(address) }, 'could not wake actor for its reminder'));
+    }
+  }
+
+  private passivateIdle(): void {
+    const cutoff = this.host.now() - this.idleMs;
+    for (const [key, activation] of this.activations) {
+      if (activation.idle && activation.lastActiveAt < cutoff) {
+        activation.close();
+        this.activations.delete(key);
+      }
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import type { EntityManager } from 'typeorm';
+
+/**
+ * An actor's address: `(kind, id)`, e.g. `{ kind: 'deal', id: '0197…' }`. Actors are virtual
+ * (Orleans): callers never create or locate one, they send to its address and the runtime
+ * activates it on first message.
+ */
+export interface Address {
+  kind: string;
+  id: string;
+}
+
+export const addressKey = (address: Address): string => `${address.kind}:${address.id}`;
+
+/**
+ * What a transition asks the runtime to do. Effects are data; the runtime carries them out:
+ * `persist`, `send`, `remind` and the message ids inside the batch's transaction, the others after
+ * it commits.
+ */
+export type Effect =
+  /** A change to the kind's own rows, applied by its {@link ActorStore} in the batch transaction. */
+  | { type: 'persist'; change: unknown }
+  /** A message to another actor, written to the outbox in the same transaction (at-least-once). */
+  | { type: 'send'; to: Address; message: unknown }
+  /** A best-effort message after commit (lost on a crash: only for derived state). */
+  | { type: 'tell'; to: Address; message: unknown }
+  /** Emit a live event to a socket.io room after commit. */
+  | { type: 'publish'; room: string; event: string; payload: Record<string, unknown> }
+  /** Set (epoch ms) or clear (null) a durable reminder: it survives passivation and crashes. */
+  | { type: 'remind'; name: string; at: number | null }
+  /** Set a timer (epoch ms): like a reminder, but in memory only. */
+  | { type: 'timer'; name: string; at: number };
+
+/** The outcome of one message: the next state, the caller's answer, and what must happen. */
+export interface Transition<S, R = unknown> {
+  state: S;
+  reply?: R;
+  effects?: Effect[];
+}
+
+/**
+ * Loads and saves one kind's state. `save` runs inside the batch's transaction, after the runtime
+ * has checked the activation's fencing token; it gets every `persist` change of the batch in order
+ * and the states before and after the batch.
+ */
+export interface ActorStore<S> {
+  load(manager: EntityManager, id: string, now: number): Promise<S>;
+  save(manager: EntityManager, id: string, changes: unknown[], before: S, after: S, now: number): Promise<void>;
+}
+
+/**
+ * One kind of actor. `transition` is pure: no I/O, no clock (the time is in the message), no
+ * unseeded randomness. `alarm` builds the message that a fired reminder or timer delivers.
+ * A kind that is not `durable` keeps only derived state (rebuilt by `load`): it has no fence,
+ * no reminders, no outbox, and must not emit `persist`, `send` or `remind`.
+ */
+export interface ActorDefinition<S, M = any, R = any> {
+  kind: string;
+  durable: boolean;
+  store: ActorStore<S>;
+  transition(state: S, message: M): Transition<S, R>;
+  alarm(name: string, now: number): M;
+}
+
+/** A message on its way: `id` makes redelivery harmless; `durable` ones are recorded in the inbox. */
+export interface Envelope {
+  id: string;
+  to: Address;
+  message: unknown;
+  durable: boolean;
+}
+
+/** The logging the runtime needs (a pino logger fits). */
+export interface RuntimeLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}

@@ -1,0 +1,56 @@
+import type { EntityManager } from 'typeorm';
+import type { Address, Envelope } from './actor';
+import { journal } from './journal';
+
+/**
+ * Carries envelopes to the node that owns the target actor and brings the reply back.
+ * Embedded: an in-process call. Cluster (Redis Streams): a later transport with the same shape.
+ */
+export interface Transport {
+  /** Starts delivering envelopes meant for this node to `deliver`. */
+  start(deliver: (envelope: Envelope) => Promise<unknown>): Promise<void>;
+  /** Sends `envelope` and resolves with the actor's reply. */
+  request(envelope: Envelope): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Decides which node may activate an actor and hands out the activation's fencing token, a number
+ * larger than any token handed out before for that actor.
+ */
+export interface Placement {
+  /** Whether this node may activate `address` now. */
+  isLocal(address: Address): boolean;
+  /** Claims a new fencing token inside `manager`'s transaction; null when a newer owner exists. */
+  claim(manager: EntityManager, address: Address, now: number): Promise<number | null>;
+}
+
+/** Embedded transport: this process owns every actor, a request is a direct call. */
+export class InProcessTransport implements Transport {
+  private deliver: ((envelope: Envelope) => Promise<unknown>) | null = null;
+
+  async start(deliver: (envelope: Envelope) => Promise<unknown>): Promise<void> {
+    this.deliver = deliver;
+  }
+
+  request(envelope: Envelope): Promise<unknown> {
+    if (!this.deliver) return Promise.reject(new Error('transport not started'));
+    return this.deliver(envelope);
+  }
+
+  async stop(): Promise<void> {
+    this.deliver = null;
+  }
+}
+
+/** Embedded placement: every actor is local; the token is the stored fence plus one. */
+export class SingleNodePlacement implements Placement {
+  isLocal(): boolean {
+    return true;
+  }
+
+  async claim(manager: EntityManager, address: Address, now: number): Promise<number | null> {
+    const token = (await journal.currentFence(manager, address)) + 1;
+    return (await journal.claimFence(manager, address, token, now)) ? token : null;
+  }
+}

@@ -1,0 +1,95 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import fastifyStatic from '@fastify/static';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Config } from './config';
+import { seedDemoData } from './demo/seed';
+import auth from './http/plugins/auth';
+import core from './http/plugins/core';
+import errors, { sendProblem } from './http/plugins/errors';
+import { HttpProblem } from './http/problem';
+import authRoutes from './http/routes/auth.route';
+import cartRoutes from './http/routes/cart.route';
+import dealRoutes from './http/routes/deals.route';
+import healthRoutes from './http/routes/health.route';
+import orderRoutes from './http/routes/orders.route';
+import realtime from './realtime/socket-server';
+
+export interface BuildOptions {
+  /** A pino logger config or instance; default: JSON at the configured level (pretty on a TTY). */
+  logger?: FastifyServerOptions['logger'] | false;
+}
+
+/** Where the built client lives (`npm run build:client`). */
+export const clientDist = join(__dirname, '..', '..', 'client', 'dist');
+
+/**
+ * The composition root: external plugins, then the app's own parts (database, actors, auth,
+ * realtime), then routes. No DI container; each plugin declares what it adds to the instance.
+ */
+export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const logger =
+    options.logger ??
+    ({
+      level: config.logLevel,
+      ...(process.stdout.isTTY ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' } } } : {}),
+      redact: ['req.headers.authorization', 'req.headers.cookie'],
+    } as const);
+  const app = Fastify({
+    logger,
+    bodyLimit: 64 * 1024,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+    },
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
+    forceCloseConnections: true,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  await app.register(errors);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Dealrush API', version: '1.0.0', description: 'Flash-sale commerce server: deals, waiting room, cart, orders, payment. Wire contract v1.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(core, { config });
+  await app.register(auth, { config });
+  await app.register(realtime);
+
+  await app.register(healthRoutes);
+  await app.register(authRoutes);
+  await app.register(dealRoutes);
+  await app.register(cartRoutes);
+  await app.register(orderRoutes);
+
+  if (config.serveClient && existsSync(join(clientDist, 'index.html'))) {
+    await app.register(fastifyStatic, { root: clientDist, wildcard: false, index: ['index.html'] });
+    // The single-page app's own routes (/deals/…, /orders/…) get index.html; API misses stay problems.
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0];
+      if (request.method === 'GET' && !/^\/(api|socket\.io|health|docs|metrics|admin\/queues)(\/|$)/.test(path) && !/\.\w+$/.test(path)) {
+        return reply.sendFile('index.html');
+      }
+      return sendProblem(reply, new HttpProblem('NOT_FOUND', `no route for ${request.method} ${path}`), request.id);
+    });
+  }
+
+  if (config.demoData) {
+    app.addHook('onReady', async () => {
+      const seeded = await seedDemoData(app);
+      if (seeded) app.log.info({ deals: seeded.deals.length, seller: seeded.seller.email }, 'demo data seeded');
+    });
+  }
+  return app;
+}

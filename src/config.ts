@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+
+/**
+ * Every setting Dealrush reads, as one TypeBox schema over the environment.
+ * `npm start`, `npm run mint` and every other command call {@link loadConfig} alike, so they agree.
+ * Behaviour is chosen by explicit settings (`DATABASE_URL` scheme, `REDIS_URL` set or not),
+ * never by `NODE_ENV`.
+ */
+const EnvSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '0.0.0.0' }),
+  /** `mysql://` or `mariadb://` for MariaDB; unset for SQLite under DATA_DIR. */
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^(mysql|mariadb)://' })),
+  DATA_DIR: Type.String({ minLength: 1, default: './data' }),
+  /** Unset: embedded single node (in-process mailboxes). */
+  REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
+  /** `1`: seed demo data when the database has no deals; `0`: start empty. Default 1 on embedded. */
+  DEMO_DATA: Type.Optional(Type.Union([Type.Literal('0'), Type.Literal('1')])),
+  HOLD_TTL_SECONDS: Type.Integer({ minimum: 5, maximum: 86400, default: 600 }),
+  ORDER_PAYMENT_TIMEOUT_SECONDS: Type.Integer({ minimum: 5, maximum: 86400, default: 900 }),
+  PAYMENT_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16 })),
+  GATEWAY_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** HMAC secret of access tokens; the embedded default generates one and keeps it in DATA_DIR. */
+  JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
+  ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86400, default: 900 }),
+  REFRESH_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 7776000, default: 2592000 }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  /** An actor with no message for this long is passivated (its memory freed). */
+  ACTOR_IDLE_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 300 }),
+  /** Most messages of one mailbox committed in one transaction (group commit). */
+  ACTOR_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 10000, default: 1000 }),
+  DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
+  /** Fewest milliseconds between two `deal:stock` events of one deal (coalescing). */
+  STOCK_PUBLISH_INTERVAL_MS: Type.Integer({ minimum: 0, maximum: 10000, default: 100 }),
+  /** Serve the built client from client/dist at `/` (off for API-only nodes). */
+  SERVE_CLIENT: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
+});
+
+type Env = Static<typeof EnvSchema>;
+
+/** The validated, resolved configuration. Durations are in the unit their name says. */
+export interface Config {
+  port: number;
+  host: string;
+  database: { type: 'mariadb'; url: string } | { type: 'sqlite'; path: string };
+  dataDir: string;
+  redisUrl: string | null;
+  demoData: boolean;
+  holdTtlSeconds: number;
+  orderPaymentTimeoutSeconds: number;
+  paymentWebhookSecret: string;
+  gatewayUrl: string | null;
+  jwtSecret: string;
+  accessTokenTtlSeconds: number;
+  refreshTokenTtlSeconds: number;
+  logLevel: string;
+  actorIdleSeconds: number;
+  actorMaxBatch: number;
+  dbPoolSize: number;
+  stockPublishIntervalMs: number;
+  serveClient: boolean;
+}
+
+/** Thrown when the environment does not fit the schema; the message names the variable. */
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+const NUMERIC = new Set(
+  Object.entries(EnvSchema.properties)
+    .filter(([, s]) => (s as { type?: string }).type === 'integer')
+    .map(([k]) => k),
+);
+
+/**
+ * Reads and validates the configuration from `env` (default `process.env`).
+ * Secrets not given are generated once and kept in `DATA_DIR/secrets.json`, so a restart, and
+ * `npm run mint`, use the same ones.
+ * @throws ConfigError naming the first bad variable, e.g. `PORT: Expected integer (got "abc")`.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {};
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = env[key];
+    if (value === undefined || value === '') continue;
+    raw[key] = NUMERIC.has(key) && /^-?\d+$/.test(value) ? Number(value) : value;
+  }
+  const withDefaults = Value.Default(EnvSchema, raw) as Env;
+  const firstError = Value.Errors(EnvSchema, withDefaults).First();
+  if (firstError) {
+    const name = firstError.path.replace(/^\//, '') || '(environment)';
+    throw new ConfigError(`${name}: ${firstError.message} (got ${JSON.stringify(env[name] ?? null)})`);
+  }
+  const e = withDefaults;
+  const dataDir = resolve(e.DATA_DIR);
+  const secrets = loadOrCreateSecrets(dataDir);
+  const database: Config['database'] = e.DATABASE_URL
+    ? { type: 'mariadb', url: e.DATABASE_URL.replace(/^mariadb:/, 'mysql:') }
+    : { type: 'sqlite', path: join(dataDir, 'dealrush.sqlite') };
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    database,
+    dataDir,
+    redisUrl: e.REDIS_URL ?? null,
+    demoData: e.DEMO_DATA ? e.DEMO_DATA === '1' : !e.DATABASE_URL,
+    holdTtlSeconds: e.HOLD_TTL_SECONDS,
+    orderPaymentTimeoutSeconds: e.ORDER_PAYMENT_TIMEOUT_SECONDS,
+    paymentWebhookSecret: e.PAYMENT_WEBHOOK_SECRET ?? secrets.paymentWebhookSecret,
+    gatewayUrl: e.GATEWAY_URL ?? null,
+    jwtSecret: e.JWT_SECRET ?? secrets.jwtSecret,
+    accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+    refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+    logLevel: e.LOG_LEVEL,
+    actorIdleSeconds: e.ACTOR_IDLE_SECONDS,
+    actorMaxBatch: e.ACTOR_MAX_BATCH,
+    dbPoolSize: e.DB_POOL_SIZE,
+    stockPublishIntervalMs: e.STOCK_PUBLISH_INTERVAL_MS,
+    serveClient: e.SERVE_CLIENT === '1',
+  };
+}
+
+interface Secrets {
+  jwtSecret: string;
+  paymentWebhookSecret: string;
+}
+
+function loadOrCreateSecrets(dataDir: string): Secrets {
+  const file = join(dataDir, 'secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
+  mkdirSync(dataDir, { recursive: true });
+  const secrets: Secrets = {
+    jwtSecret: randomBytes(32).toString('base64url'),
+    paymentWebhookSecret: randomBytes(32).toString('base64url'),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: 'wx' });
+  return secrets;
+}

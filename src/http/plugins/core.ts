@@ -1,0 +1,67 @@
+import type { FastifyInstance } from 'fastify';
+import fp from 'fastify-plugin';
+import { cartActor } from '../../actors/cart/cart-actor';
+import { dealActor } from '../../actors/deal/deal-actor';
+import { orderActor } from '../../actors/order/order-actor';
+import { ActorSystem } from '../../actors/runtime/actor-system';
+import type { Config } from '../../config';
+import { AutoApprovePaymentProvider, type PaymentProvider } from '../../payments/provider';
+import { openDatabase } from '../../persistence/data-source';
+import { Database } from '../../persistence/database';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config;
+    db: Database;
+    actors: ActorSystem;
+    payments: PaymentProvider;
+  }
+}
+
+/**
+ * The app's own parts: configuration, the database (migrated), the actor system with the deal,
+ * cart and order kinds, and the payment provider. Closed in reverse order on shutdown: actors
+ * finish their batches before the database goes.
+ */
+export default fp(
+  async function core(app: FastifyInstance, opts: { config: Config }) {
+    const { config } = opts;
+    app.decorate('config', config);
+
+    const dataSource = await openDatabase(config.database, config.dbPoolSize);
+    const db = new Database(dataSource);
+    app.decorate('db', db);
+    app.log.info({ database: config.database.type }, 'database ready (migrations applied)');
+
+    const actors = new ActorSystem({
+      db,
+      logger: app.log.child({ component: 'actors' }),
+      maxBatch: config.actorMaxBatch,
+      idleMs: config.actorIdleSeconds * 1000,
+    });
+    actors.register(dealActor({ stockPublishIntervalMs: config.stockPublishIntervalMs }));
+    actors.register(cartActor);
+    actors.register(orderActor());
+    app.decorate('actors', actors);
+
+    app.decorate(
+      'payments',
+      new AutoApprovePaymentProvider(
+        async ({ paymentId, orderId, approved }) => {
+          await actors.ask({ kind: 'order', id: orderId }, { type: approved ? 'paymentSucceeded' : 'paymentFailed', now: Date.now(), paymentId });
+        },
+        50,
+        (err) => app.log.error({ err }, 'payment outcome not delivered to its order'),
+      ),
+    );
+
+    app.addHook('onReady', async () => {
+      await actors.start();
+    });
+    app.addHook('onClose', async () => {
+      await actors.stop();
+      await dataSource.destroy();
+    });
+  },
+  { name: 'core' },
+);

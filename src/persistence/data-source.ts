@@ -1,0 +1,59 @@
+import 'reflect-metadata';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DataSource, type DataSourceOptions } from 'typeorm';
+import type { Config } from '../config';
+import { ActorInboxEntity, ActorOutboxEntity, ActorReminderEntity, ActorStateEntity } from './entities/actor.entity';
+import { DealEntity } from './entities/deal.entity';
+import { HoldEntity } from './entities/hold.entity';
+import { OrderEntity, OrderItemEntity, PaymentEntity } from './entities/order.entity';
+import { RefreshTokenEntity, UserEntity } from './entities/user.entity';
+import { InitialSchema1763700000000 } from './migrations/1763700000000-initial-schema';
+
+export const entities = [
+  UserEntity, RefreshTokenEntity, DealEntity, HoldEntity, OrderEntity, OrderItemEntity, PaymentEntity,
+  ActorStateEntity, ActorReminderEntity, ActorInboxEntity, ActorOutboxEntity,
+];
+export const migrations = [InitialSchema1763700000000];
+
+/**
+ * Builds the one DataSource of a process: MariaDB through mysql2 when `config.database.type` is
+ * `mariadb`, SQLite through better-sqlite3 (WAL journal) otherwise. Schema changes come only from
+ * migrations; `synchronize` stays off.
+ */
+export function createDataSource(database: Config['database'], poolSize = 20): DataSource {
+  const common = { entities, migrations, synchronize: false as const, logging: ['error' as const] };
+  let options: DataSourceOptions;
+  if (database.type === 'mariadb') {
+    options = {
+      ...common,
+      type: 'mariadb',
+      url: database.url,
+      timezone: 'Z',
+      charset: 'utf8mb4_unicode_ci',
+      poolSize,
+      extra: { connectionLimit: poolSize, enableKeepAlive: true, connectTimeout: 5000 },
+    };
+  } else {
+    mkdirSync(dirname(database.path), { recursive: true });
+    options = {
+      ...common,
+      type: 'better-sqlite3',
+      database: database.path,
+      prepareDatabase: (db: { pragma(sql: string): unknown }) => {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = FULL');
+        db.pragma('busy_timeout = 5000');
+      },
+    };
+  }
+  return new DataSource(options);
+}
+
+/** Opens the DataSource and applies pending migrations. */
+export async function openDatabase(database: Config['database'], poolSize?: number): Promise<DataSource> {
+  const dataSource = createDataSource(database, poolSize);
+  await dataSource.initialize();
+  await dataSource.runMigrations({ transaction: 'each' });
+  return dataSource;
+}

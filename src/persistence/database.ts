@@ -1,0 +1,48 @@
+import type { DataSource, EntityManager } from 'typeorm';
+
+/**
+ * The process's database handle. Every unit of work goes through {@link Database.transaction} or
+ * {@link Database.read} with the `EntityManager` passed explicitly (never a global repository).
+ *
+ * SQLite (embedded mode) has one connection: TypeORM would interleave two concurrent transactions
+ * on it, so here they are serialized by an in-process queue. MariaDB runs them on its pool.
+ */
+export class Database {
+  private tail: Promise<unknown> = Promise.resolve();
+  readonly serialized: boolean;
+
+  constructor(readonly dataSource: DataSource) {
+    this.serialized = dataSource.options.type !== 'mariadb' && dataSource.options.type !== 'mysql';
+  }
+
+  get dialect(): 'mariadb' | 'sqlite' {
+    return this.serialized ? 'sqlite' : 'mariadb';
+  }
+
+  /** Runs `work` in one transaction; it commits when `work` resolves and rolls back when it throws. */
+  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.exclusive(() => this.dataSource.transaction(work));
+  }
+
+  /** Runs read-only `work` outside a transaction (on SQLite, between transactions, never inside one). */
+  read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.exclusive(() => work(this.dataSource.manager));
+  }
+
+  /** Answers whether the database takes a trivial query now (for `/health/ready`). */
+  async ping(): Promise<boolean> {
+    try {
+      await this.read((m) => m.query('SELECT 1'));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private exclusive<T>(work: () => Promise<T>): Promise<T> {
+    if (!this.serialized) return work();
+    const run = this.tail.then(work, work);
+    this.tail = run.catch(() => undefined);
+    return run;
+  }
+}

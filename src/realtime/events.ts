@@ -1,0 +1,97 @@
+/**
+ * The live contract (CONTRACT.md, "Live events"), shared by the server and `client/`.
+ * Event names are `resource:verb`. Every server event carries `at` (server epoch ms); deal-room
+ * events carry the deal stream's `seq`, which rises by exactly one per event of that deal, so a
+ * client that sees a gap re-fetches a snapshot (`deal:watch` again, or HTTP).
+ *
+ * Authentication: `io(url, { auth: { token } })`. A socket that sends no `token` key at all is
+ * anonymous and may watch public deal rooms; a `token` that is empty, malformed, forged or expired
+ * is refused with `connect_error` whose `data.code` is `"UNAUTHORIZED"`.
+ */
+import type { Deal, DealStatus, OrderStatus, Sales, Ticket } from '../http/schemas';
+
+/** Acknowledgement of a client event: the answer, or a problem with a stable code. */
+export type Ack<T> = (answer: T | { error: { code: string; detail: string } }) => void;
+
+export interface DealSnapshot {
+  deal: Deal;
+  ticket: Ticket | null;
+  /** Server epoch ms when the snapshot was taken: `serverTime - Date.now()` is the clock offset. */
+  serverTime: number;
+  /** The deal stream's seq at the snapshot: events with `seq <= this` are already reflected. */
+  seq: number;
+}
+
+export interface ClientToServerEvents {
+  'deal:watch': (payload: { dealId: string }, ack: Ack<DealSnapshot>) => void;
+  'deal:unwatch': (payload: { dealId: string }, ack: Ack<{ ok: true }>) => void;
+  'seller:watch': (payload: { dealId: string }, ack: Ack<Sales>) => void;
+}
+
+export interface DealStateEvent {
+  dealId: string;
+  status: DealStatus;
+  remainingStock: number;
+  startsAt: string;
+  endsAt: string;
+  seq: number;
+  at: number;
+}
+export interface DealStockEvent {
+  dealId: string;
+  remainingStock: number;
+  seq: number;
+  at: number;
+}
+export interface QueueProgressEvent {
+  dealId: string;
+  servingSeq: number;
+  waiting: number;
+  admitted: number;
+  admissionPerMinute: number;
+  seq: number;
+  at: number;
+}
+export interface QueueAdmittedEvent {
+  dealId: string;
+  token: string;
+  expiresAt: string;
+  at: number;
+}
+export interface OrderUpdatedEvent {
+  orderId: string;
+  status: OrderStatus;
+  at: number;
+}
+export interface SalesTickEvent {
+  dealId: string;
+  soldUnits: number;
+  heldUnits: number;
+  remainingStock: number;
+  revenue: number;
+  ordersPerSecond: number;
+  waiting: number;
+  at: number;
+}
+
+export interface ServerToClientEvents {
+  'deal:state': (event: DealStateEvent) => void;
+  'deal:stock': (event: DealStockEvent) => void;
+  'queue:progress': (event: QueueProgressEvent) => void;
+  'queue:admitted': (event: QueueAdmittedEvent) => void;
+  'order:updated': (event: OrderUpdatedEvent) => void;
+  'sales:tick': (event: SalesTickEvent) => void;
+}
+
+/** What the auth middleware leaves on `socket.data`. */
+export interface SocketData {
+  userId: string | null;
+  roles: string[];
+}
+
+/** Room names: one per deal stream, one per shopper. */
+export const rooms = {
+  deal: (dealId: string) => `deal:${dealId}`,
+  user: (userId: string) => `user:${userId}`,
+  sellerDeal: (dealId: string) => `seller:deal:${dealId}`,
+} as const;
