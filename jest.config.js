@@ -2,8 +2,18 @@
 //   unit         *.test.ts beside the code: pure logic, no I/O.
 //   integration  *.int.test.ts: real MariaDB (and Redis where used), real HTTP, real socket.io.
 //   e2e          test/e2e/*.e2e.test.ts: Debian's chromium driven by playwright-core.
-const transform = { '^.+\\.ts$': ['@swc/jest'] };
-const common = { transform, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'json'] };
+const transform = {
+  '^.+\\.ts$': ['@swc/jest'],
+  // A few dependencies ship ESM only (cookie, used by fastify's inject): compile them to CommonJS.
+  '^.+\\.m?js$': ['@swc/jest', { swcrc: false, jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
+};
+const esmOnly = ['cookie'];
+const common = {
+  transform,
+  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  testEnvironment: 'node',
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+};
 
 /** @type {import('jest').Config} */
 module.exports = {

@@ -22,7 +22,8 @@ export const migrations = [InitialSchema1763700000000];
  * migrations; `synchronize` stays off.
  */
 export function createDataSource(database: Config['database'], poolSize = 20): DataSource {
-  const common = { entities, migrations, synchronize: false as const, logging: ['error' as const] };
+  // Query errors reach the caller as exceptions and are logged there, with the request or actor.
+  const common = { entities, migrations, synchronize: false as const, logging: false };
   let options: DataSourceOptions;
   if (database.type === 'mariadb') {
     options = {

@@ -2,7 +2,10 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { api, ApiError } from '../api';
-import type { Cart, Hold, Order, Payment, ShippingAddress } from '../types';
+import type { Cart, Hold, Order, Page, Payment, ShippingAddress } from '../types';
+
+/** Most pages of `GET /api/orders` followed, as a guard against a cursor loop. */
+const MAX_PAGES = 10;
 
 /** What {@link useOrdersStore.buy} needs. */
 export interface BuyRequest {
@@ -38,12 +41,23 @@ export const useOrdersStore = defineStore('orders', () => {
     return order;
   }
 
-  /** `GET /api/orders`: the shopper's own orders. Accepts a bare array or a `{ items }` page. */
+  /**
+   * `GET /api/orders?limit=100`: the shopper's own orders, following `nextCursor` (up to
+   * {@link MAX_PAGES} pages). A bare array answer is accepted too.
+   */
   async function fetchAll(): Promise<void> {
-    const answer = await api<Order[] | { items: Order[] }>('/api/orders');
-    const orders = Array.isArray(answer) ? answer : answer.items;
-    for (const order of orders) byId.value[order.id] = order;
-    listIds.value = orders.map((o) => o.id);
+    const all: Order[] = [];
+    let cursor: string | null = null;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const query: string = cursor ? `&cursor=${encodeURIComponent(cursor)}` : '';
+      const answer: Order[] | Page<Order> = await api<Order[] | Page<Order>>(`/api/orders?limit=100${query}`);
+      const items = Array.isArray(answer) ? answer : answer.items;
+      all.push(...items);
+      cursor = Array.isArray(answer) ? null : (answer.nextCursor ?? null);
+      if (!cursor || items.length === 0) break;
+    }
+    for (const order of all) byId.value[order.id] = order;
+    listIds.value = all.map((o) => o.id);
     listLoaded.value = true;
   }
 

@@ -44,7 +44,8 @@ export class OrderEntity {
 /** One line of an order: units of one hold, at the price the hold was taken at. */
 @Entity('order_items')
 export class OrderItemEntity {
-  @PrimaryColumn({ type: 'varchar', length: 36 })
+  /** `<orderId>-<line number>`. */
+  @PrimaryColumn({ type: 'varchar', length: 48 })
   id: string;
 
   @Index('ix_order_items_order')

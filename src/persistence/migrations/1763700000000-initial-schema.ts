@@ -79,7 +79,7 @@ export class InitialSchema1763700000000 implements MigrationInterface {
     await q.createTable(
       new Table({
         name: 'order_items',
-        columns: [id(), str('order_id', 36), str('deal_id', 36), str('hold_id', 36), int('quantity'), big('unit_price')],
+        columns: [id('id', 48), str('order_id', 36), str('deal_id', 36), str('hold_id', 36), int('quantity'), big('unit_price')],
         indices: [
           new TableIndex({ name: 'ix_order_items_order', columnNames: ['order_id'] }),
           new TableIndex({ name: 'ix_order_items_deal', columnNames: ['deal_id'] }),

@@ -1,0 +1,115 @@
+import { parseArgs } from 'node:util';
+import { runHolds, type HoldsOptions } from './holds';
+import { Teardown } from './servers';
+
+const USAGE = `usage: npm run bench -- <scenario> [options]
+
+scenarios:
+  holds              one hot deal; N connections hold one unit each per request
+                     (POST /api/cart/items), Dealrush against a SELECT ... FOR UPDATE baseline
+
+options:
+  --duration S       seconds of load per system (default 20; at most 600)
+  --connections N    concurrent keep-alive connections, closed loop (default 128)
+  --units N          stock of the hot deal (default 100000)
+  --pool-size N      database pool size of both servers (default 20)
+  --quick            a short smoke run: 5 s, 5000 units (explicit options still win)
+  --help             this text
+
+Needs MariaDB at 127.0.0.1:3306 (root, no password; BENCH_MYSQL_URL to change) and a build
+(npm run build:server). Prints a table, appends it to docs/benchmarks.md and writes
+bench/results/<scenario>-<timestamp>.json. Exit codes: 0 done, 1 failed or a correctness
+mismatch, 64 bad usage, 130 interrupted.`;
+
+/** Thrown for a bad command line; exits 64 (EX_USAGE). */
+class UsageError extends Error {}
+
+function wholeNumber(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+  return n;
+}
+
+/** Parses `argv` (without node and the script) into a scenario name and its options. */
+function parseCommandLine(argv: string[]): { scenario: string; options: HoldsOptions } | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        duration: { type: 'string' },
+        connections: { type: 'string' },
+        units: { type: 'string' },
+        'pool-size': { type: 'string' },
+        quick: { type: 'boolean', default: false },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'name a scenario (holds)' : `one scenario at a time (got ${positionals.join(', ')})`);
+  const scenario = positionals[0];
+  if (scenario !== 'holds') throw new UsageError(`unknown scenario "${scenario}" (known: holds)`);
+  const quick = values.quick === true;
+  return {
+    scenario,
+    options: {
+      quick,
+      durationSeconds: wholeNumber('duration', values.duration, quick ? 5 : 20, 1, 600),
+      connections: wholeNumber('connections', values.connections, 128, 1, 1000),
+      units: wholeNumber('units', values.units, quick ? 5_000 : 100_000, 100, 10_000_000),
+      poolSize: wholeNumber('pool-size', values['pool-size'], 20, 1, 100),
+    },
+  };
+}
+
+/** `npm run bench -- <scenario> [options]`: runs one benchmark scenario end to end. */
+async function main(): Promise<number> {
+  let command;
+  try {
+    command = parseCommandLine(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`bench: ${error.message}\n\n${USAGE}`);
+    return 64;
+  }
+  if (command === 'help') {
+    console.log(USAGE);
+    return 0;
+  }
+  const teardown = new Teardown();
+  const interrupted = (signal: string) => {
+    console.error(`\nbench: ${signal}: stopping servers and dropping the bench database`);
+    void teardown.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', () => interrupted('SIGINT'));
+  process.once('SIGTERM', () => interrupted('SIGTERM'));
+  try {
+    const report = await runHolds(command.options, teardown);
+    const mismatched = report.runs.filter((r) => !r.correctness.ok).map((r) => r.system);
+    if (mismatched.length > 0) {
+      console.error(`bench: correctness check failed for ${mismatched.join(', ')}`);
+      return 1;
+    }
+    return 0;
+  } catch (error) {
+    console.error(`bench: ${(error as Error).stack ?? error}`);
+    return 1;
+  } finally {
+    await teardown.run();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error) => {
+    console.error(error);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,210 @@
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, readFileSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { request } from 'undici';
+
+const execFileAsync = promisify(execFile);
+
+/** The repository root (this file runs as `dist/bench/servers.js`). */
+export const repoRoot = join(__dirname, '..', '..');
+
+/**
+ * Things to undo at the end of a run, in reverse order, once, also after a failure or Ctrl-C
+ * (stop servers, drop the bench database, remove temporary files). A failing step is reported and
+ * the others still run.
+ */
+export class Teardown {
+  private readonly steps: Array<{ name: string; run: () => Promise<unknown> }> = [];
+  private running: Promise<void> | null = null;
+
+  add(name: string, run: () => Promise<unknown>): void {
+    this.steps.push({ name, run });
+  }
+
+  /** Runs every step added so far, last first; later calls wait for the same run. */
+  run(): Promise<void> {
+    this.running ??= (async () => {
+      for (const step of this.steps.splice(0).reverse()) {
+        try {
+          await step.run();
+        } catch (error) {
+          console.error(`teardown: ${step.name} failed: ${(error as Error).message}`);
+        }
+      }
+    })();
+    return this.running;
+  }
+}
+
+/** A free TCP port on the loopback interface (asked of the OS, then released). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A server started as a child process, its output going to `logPath`. */
+export interface ServerProcess {
+  name: string;
+  pid: number;
+  origin: string;
+  logPath: string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/**
+ * Starts `node <script>` with `env` (added to this process's) on `port` of 127.0.0.1 and waits
+ * until `GET <readyPath>` answers 200.
+ * @throws Error when the process exits first or is not ready within `readyTimeoutMs`; the process
+ *   is stopped before the error is thrown.
+ */
+export async function startServer(options: {
+  name: string;
+  script: string;
+  port: number;
+  env: Record<string, string>;
+  logPath: string;
+  readyPath: string;
+  readyTimeoutMs?: number;
+}): Promise<ServerProcess> {
+  const log = createWriteStream(options.logPath);
+  const child = spawn(process.execPath, [options.script], {
+    cwd: repoRoot,
+    env: { ...process.env, ...options.env, PORT: String(options.port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout!.pipe(log, { end: false });
+  child.stderr!.pipe(log, { end: false });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(null));
+  });
+  // Resolves once the process has exited and its log is flushed.
+  const finished = exited.then(() => new Promise<void>((resolve) => log.end(resolve)));
+  const origin = `http://127.0.0.1:${options.port}`;
+  const server: ServerProcess = { name: options.name, pid: child.pid!, origin, logPath: options.logPath, stop: (graceMs) => stopChild(child, finished, graceMs) };
+
+  const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
+  let exitCode: number | null | undefined;
+  exited.then((code) => (exitCode = code), () => undefined);
+  while (Date.now() < deadline) {
+    if (exitCode !== undefined) throw new Error(`${options.name} exited with code ${exitCode} before it was ready; see ${options.logPath}`);
+    try {
+      const response = await request(`${origin}${options.readyPath}`, { headersTimeout: 2000, bodyTimeout: 2000 });
+      await response.body.dump();
+      if (response.statusCode === 200) return server;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await server.stop();
+  throw new Error(`${options.name} was not ready within ${options.readyTimeoutMs ?? 60_000} ms; see ${options.logPath}`);
+}
+
+async function stopChild(child: ChildProcess, finished: Promise<void>, graceMs = 15_000): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await finished;
+    clearTimeout(timer);
+  }
+  await finished;
+}
+
+/** A minted account (CONTRACT.md, Accounts: fixtures). */
+export interface Account {
+  userId: string;
+  email: string;
+  accessToken: string;
+}
+
+/**
+ * Runs `dist/src/cli/mint.js` with the server's configuration `env` and reads back the accounts.
+ * @throws Error with mint's output when it fails.
+ */
+export async function mint(role: 'shopper' | 'seller', count: number, out: string, env: Record<string, string>): Promise<Account[]> {
+  const script = join(repoRoot, 'dist', 'src', 'cli', 'mint.js');
+  try {
+    await execFileAsync(process.execPath, [script, '--role', role, '--count', String(count), '--out', out], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      timeout: 300_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (error) {
+    const e = error as { stderr?: string; message: string };
+    throw new Error(`mint --role ${role} failed: ${e.stderr?.trim().split('\n').slice(-5).join('\n') || e.message}`);
+  }
+  const accounts = readFileSync(out, 'utf8')
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as Account);
+  if (accounts.length !== count) throw new Error(`mint wrote ${accounts.length} ${role} accounts, expected ${count}`);
+  return accounts;
+}
+
+/** CPU time (user + system, seconds) a process has used so far, from /proc; null if unreadable. */
+export function cpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticksPerSecond = 100; // USER_HZ on Linux
+    return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return null;
+  }
+}
+
+/** The pid of the local MariaDB server process (`mariadbd` or `mysqld`), if it runs on this machine. */
+export function findDatabasePid(): number | null {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
+      if (comm === 'mariadbd' || comm === 'mysqld') return Number(entry);
+    } catch {
+      // the process went away
+    }
+  }
+  return null;
+}
+
+/** Counts of a server log's pino lines by level (warn and above), and the first few messages. */
+export function logSummary(logPath: string): { warn: number; error: number; fatal: number; other: number; samples: string[] } {
+  const summary = { warn: 0, error: 0, fatal: 0, other: 0, samples: [] as string[] };
+  let text = '';
+  try {
+    text = readFileSync(logPath, 'utf8');
+  } catch {
+    return summary;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    let entry: { level?: number; msg?: string; err?: { message?: string } } | null = null;
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      entry = null;
+    }
+    const level = entry?.level ?? 0;
+    if (level >= 60) summary.fatal += 1;
+    else if (level >= 50) summary.error += 1;
+    else if (level >= 40) summary.warn += 1;
+    else summary.other += 1;
+    if ((level >= 40 || !entry) && summary.samples.length < 5) {
+      summary.samples.push(entry ? `${entry.msg ?? ''}${entry.err?.message ? `: ${entry.err.message}` : ''}`.slice(0, 300) : line.slice(0, 300));
+    }
+  }
+  return summary;
+}
