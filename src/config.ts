@@ -20,6 +20,8 @@ const EnvSchema = Type.Object({
   REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://' })),
   /** `1`: seed demo data when the database has no deals; `0`: start empty. Default 1 on embedded. */
   DEMO_DATA: Type.Optional(Type.Union([Type.Literal('0'), Type.Literal('1')])),
+  /** Seconds from start-up until the demo flash sale opens (demo data only). */
+  DEMO_OPENS_IN_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 60 }),
   HOLD_TTL_SECONDS: Type.Integer({ minimum: 5, maximum: 86400, default: 600 }),
   ORDER_PAYMENT_TIMEOUT_SECONDS: Type.Integer({ minimum: 5, maximum: 86400, default: 900 }),
   PAYMENT_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16 })),
@@ -53,6 +55,7 @@ export interface Config {
   dataDir: string;
   redisUrl: string | null;
   demoData: boolean;
+  demoOpensInSeconds: number;
   holdTtlSeconds: number;
   orderPaymentTimeoutSeconds: number;
   paymentWebhookSecret: string;
@@ -111,6 +114,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     redisUrl: e.REDIS_URL ?? null,
     demoData: e.DEMO_DATA ? e.DEMO_DATA === '1' : !e.DATABASE_URL,
+    demoOpensInSeconds: e.DEMO_OPENS_IN_SECONDS,
     holdTtlSeconds: e.HOLD_TTL_SECONDS,
     orderPaymentTimeoutSeconds: e.ORDER_PAYMENT_TIMEOUT_SECONDS,
     paymentWebhookSecret: e.PAYMENT_WEBHOOK_SECRET ?? secrets.paymentWebhookSecret,

@@ -16,7 +16,7 @@ export const DEMO_ACCOUNTS = {
 
 /**
  * Seeds a seller, a shopper and four deals when the database has no deal yet: one opening a
- * minute from now (300 units), one open now, one starting tomorrow and one that has ended.
+ * minute from now (`DEMO_OPENS_IN_SECONDS`, 300 units), one open now, one starting tomorrow and one that has ended.
  * Returns null when there was data already.
  */
 export async function seedDemoData(app: FastifyInstance, now = Date.now()): Promise<{ seller: { email: string }; deals: string[] } | null> {
@@ -33,7 +33,7 @@ export async function seedDemoData(app: FastifyInstance, now = Date.now()): Prom
     {
       ...base, id: uuidv7(), title: 'Noise-cancelling headphones, 62% off', category: 'electronics',
       description: 'Over-ear, 40 h battery, USB-C. The flash sale opens one minute after the server starts.',
-      price: 89_000, originalPrice: 235_000, totalStock: 300, perUserLimit: 2, startsAt: now + MINUTE, endsAt: now + 2 * HOUR,
+      price: 89_000, originalPrice: 235_000, totalStock: 300, perUserLimit: 2, startsAt: now + app.config.demoOpensInSeconds * 1000, endsAt: now + 2 * HOUR,
     },
     {
       ...base, id: uuidv7(), title: 'Single-origin coffee beans, 1 kg', category: 'food',

@@ -68,7 +68,7 @@ describe('HTTP API (MariaDB)', () => {
       const seen: string[] = [];
       let cursor: string | null = null;
       do {
-        const res = await app.inject({ method: 'GET', url: `/api/deals?category=paging&limit=2${cursor ? `&cursor=${cursor}` : ''}` });
+        const res: Awaited<ReturnType<typeof app.inject>> = await app.inject({ method: 'GET', url: `/api/deals?category=paging&limit=2${cursor ? `&cursor=${cursor}` : ''}` });
         expect(res.statusCode).toBe(200);
         seen.push(...res.json().items.map((d: { id: string }) => d.id));
         cursor = res.json().nextCursor;

@@ -73,7 +73,7 @@ describe('deal transition', () => {
     const sold = run(s, reserve('u1', 2, 'h1'));
     s = sold.state;
     expect(s.deal!.status).toBe('sold_out');
-    const events = sold.last.effects.filter((e) => e.type === 'publish').map((e) => (e as { event: string; payload: { seq: number; remainingStock: number } }));
+    const events = sold.last.effects.filter((e) => e.type === 'publish').map((e) => e as unknown as { event: string; payload: { seq: number; remainingStock: number } });
     expect(events.map((e) => [e.event, e.payload.remainingStock])).toEqual([['deal:stock', 0], ['deal:state', 0]]);
     expect(events[1].payload.seq).toBe(events[0].payload.seq + 1);
     expect(codeOf(run(s, reserve('u2', 1, 'h2')).last.reply)).toBe('SOLD_OUT');
