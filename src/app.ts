@@ -10,8 +10,7 @@ import type { Config } from './config';
 import { seedDemoData } from './demo/seed';
 import auth from './http/plugins/auth';
 import core from './http/plugins/core';
-import errors, { sendProblem } from './http/plugins/errors';
-import { HttpProblem } from './http/problem';
+import errors from './http/plugins/errors';
 import authRoutes from './http/routes/auth.route';
 import cartRoutes from './http/routes/cart.route';
 import dealRoutes from './http/routes/deals.route';
@@ -54,7 +53,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     reply.header('x-request-id', request.id);
   });
 
-  await app.register(errors);
+  const spa = config.serveClient && existsSync(join(clientDist, 'index.html'));
+  await app.register(errors, { spaIndex: spa });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Dealrush API', version: '1.0.0', description: 'Flash-sale commerce server: deals, waiting room, cart, orders, payment. Wire contract v1.' },
@@ -73,16 +73,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(cartRoutes);
   await app.register(orderRoutes);
 
-  if (config.serveClient && existsSync(join(clientDist, 'index.html'))) {
+  if (spa) {
     await app.register(fastifyStatic, { root: clientDist, wildcard: false, index: ['index.html'] });
-    // The single-page app's own routes (/deals/…, /orders/…) get index.html; API misses stay problems.
-    app.setNotFoundHandler((request, reply) => {
-      const path = request.url.split('?')[0];
-      if (request.method === 'GET' && !/^\/(api|socket\.io|health|docs|metrics|admin\/queues)(\/|$)/.test(path) && !/\.\w+$/.test(path)) {
-        return reply.sendFile('index.html');
-      }
-      return sendProblem(reply, new HttpProblem('NOT_FOUND', `no route for ${request.method} ${path}`), request.id);
-    });
   }
 
   if (config.demoData) {

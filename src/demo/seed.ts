@@ -32,7 +32,7 @@ export async function seedDemoData(app: FastifyInstance, now = Date.now()): Prom
   const deals: NewDeal[] = [
     {
       ...base, id: uuidv7(), title: 'Noise-cancelling headphones, 62% off', category: 'electronics',
-      description: 'Over-ear, 40 h battery, USB-C. The flash sale opens one minute after the server starts.',
+      description: 'Over-ear, 40 h battery, USB-C. The flash sale opens shortly after the server starts.',
       price: 89_000, originalPrice: 235_000, totalStock: 300, perUserLimit: 2, startsAt: now + app.config.demoOpensInSeconds * 1000, endsAt: now + 2 * HOUR,
     },
     {

@@ -3,6 +3,7 @@ import { In, type EntityManager } from 'typeorm';
 import { DealEntity } from '../../persistence/entities/deal.entity';
 import { HoldEntity } from '../../persistence/entities/hold.entity';
 import type { ActorStore } from '../runtime/actor';
+import { execute, placeholders } from '../../persistence/sql';
 import { ActorRuntimeError } from '../runtime/errors';
 import { emptyDealState, type DealState, type LiveHold, type SoldHold } from './state';
 import type { DealChange } from './transition';
@@ -17,6 +18,8 @@ const CHUNK = 500;
  * runtime's fencing check.
  */
 export const dealStore: ActorStore<DealState> = {
+  exists: (state) => state.deal !== null,
+
   async load(manager: EntityManager, id: string): Promise<DealState> {
     const row = await manager.findOne(DealEntity, { where: { id } });
     if (!row) return emptyDealState();
@@ -55,22 +58,13 @@ export const dealStore: ActorStore<DealState> = {
     } else {
       const previous = before.deal!;
       const delta = deal.remainingStock - previous.remainingStock;
-      const result = await manager
-        .createQueryBuilder()
-        .update(DealEntity)
-        .set({
-          remainingStock: () => 'remaining_stock + :delta',
-          heldUnits: deal.heldUnits,
-          soldUnits: deal.soldUnits,
-          returnedUnits: deal.returnedUnits,
-          status: deal.status,
-          seq: deal.seq,
-          waitingRoom: deal.waitingRoom,
-          updatedAt: now,
-        })
-        .where('id = :id AND remaining_stock = :previous AND remaining_stock + :delta >= 0', { id, previous: previous.remainingStock, delta })
-        .execute();
-      if (result.affected !== 1) {
+      const affected = await execute(
+        manager,
+        `UPDATE deals SET remaining_stock = remaining_stock + ?, held_units = ?, sold_units = ?, returned_units = ?, status = ?, seq = ?, waiting_room = ?, updated_at = ?
+         WHERE id = ? AND remaining_stock = ? AND remaining_stock + ? >= 0`,
+        [delta, deal.heldUnits, deal.soldUnits, deal.returnedUnits, deal.status, deal.seq, JSON.stringify(deal.waitingRoom), now, id, previous.remainingStock, delta],
+      );
+      if (affected !== 1) {
         throw new ActorRuntimeError('STOCK_GUARD', `deal ${id}: stock write rejected (expected ${previous.remainingStock} remaining, change ${delta})`);
       }
     }
@@ -93,7 +87,12 @@ export const dealStore: ActorStore<DealState> = {
     }
     const rows = [...inserts.values()];
     for (let i = 0; i < rows.length; i += CHUNK) {
-      await manager.createQueryBuilder().insert().into(HoldEntity).values(rows.slice(i, i + CHUNK)).execute();
+      const chunk = rows.slice(i, i + CHUNK);
+      await execute(
+        manager,
+        `INSERT INTO holds (id, deal_id, user_id, quantity, unit_price, currency, status, order_id, expires_at, created_at, updated_at) VALUES ${placeholders(chunk.length, 11)}`,
+        chunk.flatMap((h) => [h.id, h.dealId, h.userId, h.quantity, h.unitPrice, h.currency, h.status, h.orderId, h.expiresAt, h.createdAt, h.updatedAt]),
+      );
     }
     const groups = new Map<string, { patch: Partial<HoldEntity>; ids: string[] }>();
     for (const [holdId, patch] of patches) {
@@ -104,7 +103,12 @@ export const dealStore: ActorStore<DealState> = {
     }
     for (const { patch, ids } of groups.values()) {
       for (let i = 0; i < ids.length; i += CHUNK) {
-        await manager.update(HoldEntity, { id: In(ids.slice(i, i + CHUNK)) }, { ...patch, updatedAt: now });
+        const chunk = ids.slice(i, i + CHUNK);
+        const sets = ['status = ?', 'updated_at = ?'];
+        const params: unknown[] = [patch.status, now];
+        if (patch.orderId !== undefined) (sets.push('order_id = ?'), params.push(patch.orderId));
+        if (patch.expiresAt !== undefined) (sets.push('expires_at = ?'), params.push(patch.expiresAt));
+        await execute(manager, `UPDATE holds SET ${sets.join(', ')} WHERE id IN (${chunk.map(() => '?').join(', ')})`, [...params, ...chunk]);
       }
     }
   },

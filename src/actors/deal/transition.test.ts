@@ -96,6 +96,18 @@ describe('deal transition', () => {
     expect(flush.last.effects).toContainEqual(expect.objectContaining({ type: 'publish', event: 'deal:stock', payload: expect.objectContaining({ remainingStock: 97, seq: 2 }) }));
   });
 
+  it('a stock timer that fires after a hold already published in its window waits for the next window', () => {
+    let s = opened({ totalStock: 100, perUserLimit: 100 });
+    s = run(s, reserve('u1', 1, 'h1', T0 + 1000), reserve('u1', 1, 'h2', T0 + 1050)).state; // publish at 1000, timer for 1100
+    s = run(s, reserve('u1', 1, 'h3', T0 + 1101)).state; // publishes at 1101 (its window is due)
+    const pending = run(s, reserve('u1', 1, 'h4', T0 + 1102)); // pending again, timer for 1201
+    const stale = run(pending.state, { type: 'alarm', name: 'stock', now: T0 + 1100 }); // the old timer's alarm
+    expect(stale.last.effects.filter((e) => e.type === 'publish')).toEqual([]);
+    expect(stale.last.effects).toContainEqual({ type: 'timer', name: 'stock', at: T0 + 1201 });
+    const due = run(stale.state, { type: 'alarm', name: 'stock', now: T0 + 1201 });
+    expect(due.last.effects).toContainEqual(expect.objectContaining({ type: 'publish', event: 'deal:stock', payload: expect.objectContaining({ remainingStock: 96, at: T0 + 1201 }) }));
+  });
+
   it('expires holds at their time and re-arms the reminder for the next one', () => {
     let s = opened();
     s = run(s, reserve('u1', 1, 'h1', T0 + 1000), reserve('u2', 1, 'h2', T0 + 5000)).state;

@@ -45,7 +45,9 @@ class Turn {
   emit(event: 'deal:state' | 'deal:stock', body: Record<string, unknown>): void {
     const seq = this.deal.seq + 1;
     this.setDeal({ seq });
-    this.effects.push({ type: 'publish', room: `deal:${this.deal.id}`, event, payload: { dealId: this.deal.id, ...body, seq, at: this.now } });
+    // Messages carry the time they were sent; one queued a little longer must not move `at` back.
+    const at = Math.max(this.now, this.state.lastStockPublishAt);
+    this.effects.push({ type: 'publish', room: `deal:${this.deal.id}`, event, payload: { dealId: this.deal.id, ...body, seq, at } });
     this.persist({ op: 'touchDeal' });
   }
 
@@ -67,7 +69,7 @@ class Turn {
 
   flushStock(): void {
     this.emit('deal:stock', { remainingStock: this.deal.remainingStock });
-    this.state = { ...this.state, lastStockPublishAt: this.now, stockPublishPending: false };
+    this.state = { ...this.state, lastStockPublishAt: Math.max(this.now, this.state.lastStockPublishAt), stockPublishPending: false };
   }
 
   /** Moves to `to` if the lifecycle allows; emits `deal:state`. Returns whether it moved. */
@@ -340,9 +342,15 @@ function alarm(turn: Turn, name: string): Out {
       }
       break;
     }
-    case 'stock':
-      if (turn.state.stockPublishPending) turn.flushStock();
+    case 'stock': {
+      // A timer can fire while a hold queued ahead of it has already published; then it is early
+      // for the next window and waits for it instead of publishing twice in one window.
+      if (!turn.state.stockPublishPending) break;
+      const dueAt = turn.state.lastStockPublishAt + turn.rules.stockPublishIntervalMs;
+      if (now >= dueAt) turn.flushStock();
+      else turn.effects.push({ type: 'timer', name: 'stock', at: dueAt });
       break;
+    }
   }
   return turn.done(ok(null));
 }

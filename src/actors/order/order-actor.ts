@@ -176,6 +176,8 @@ export function orderTransition(state: OrderState, message: OrderMessage): Out {
 }
 
 const orderStore: ActorStore<OrderState> = {
+  exists: (state) => state.order !== null,
+
   async load(manager: EntityManager, id: string): Promise<OrderState> {
     const row = await manager.findOne(OrderEntity, { where: { id } });
     if (!row) return { order: null };

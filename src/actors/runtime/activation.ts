@@ -96,15 +96,14 @@ export class Activation<S> {
   }
 
   private async activate(): Promise<void> {
-    const { db, placement } = this.host;
+    const { db } = this.host;
     const now = this.host.now();
     const { definition: def, address } = this;
     if (def.durable) {
       await db.transaction(async (manager) => {
-        const fence = await placement.claim(manager, address, now);
-        if (fence === null) throw new FencedError(this.key, 0);
-        this.fence = fence;
         this.state = await def.store.load(manager, address.id, now);
+        if (def.store.exists?.(this.state) === false) return; // claimed by its first commit, if any
+        await this.claim(manager, now);
         for (const [name, at] of await journal.loadReminders(manager, address)) this.reminders.set(name, at);
         this.handled = await journal.recentInbox(manager, address, now - this.host.inboxWindowMs);
       });
@@ -112,6 +111,24 @@ export class Activation<S> {
     } else {
       this.state = await db.read((manager) => def.store.load(manager, address.id, now));
     }
+  }
+
+  /** Takes a fencing token for this activation (in `manager`'s transaction). */
+  private async claim(manager: Parameters<ActivationHost['placement']['claim']>[0], now: number): Promise<void> {
+    const fence = await this.host.placement.claim(manager, this.address, now);
+    if (fence === null) throw new FencedError(this.key, 0);
+    this.fence = fence;
+  }
+
+  /** Whether the actor exists (see `ActorStore.exists`); false until a turn creates it. */
+  get exists(): boolean {
+    return this.definition.store.exists?.(this.state) !== false;
+  }
+
+  /** Whether an in-memory timer is pending (a passivation now would lose it). */
+  get hasTimers(): boolean {
+    for (const key of this.timers.keys()) if (key.startsWith('t:')) return true;
+    return false;
   }
 
   private async drain(): Promise<void> {
@@ -213,6 +230,7 @@ export class Activation<S> {
       if (!def.durable) throw new ActorRuntimeError('ACTOR_FAILED', `${address.kind} is not durable but asked for durable effects`);
       try {
         await this.host.db.transaction(async (manager) => {
+          if (this.fence === 0) await this.claim(manager, now);
           await journal.checkFence(manager, address, this.fence, now);
           if (persists.length > 0) await def.store.save(manager, address.id, persists, before, state, now);
           if (remindersSet.size + remindersCleared.size > 0) await journal.saveReminders(manager, address, remindersSet, remindersCleared);

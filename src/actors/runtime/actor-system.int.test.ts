@@ -53,6 +53,18 @@ describe('ActorSystem (MariaDB)', () => {
     expect(await row(deal.id)).toMatchObject({ remaining_stock: 700, held_units: 300 });
   });
 
+  it('writes nothing for a message to an actor that does not exist', async () => {
+    const system = await node();
+    const id = crypto.randomUUID();
+    expect(await system.ask({ kind: 'deal', id }, { type: 'snapshot', now: Date.now() })).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await system.ask({ kind: 'deal', id }, reserve())).toMatchObject({ ok: false, error: { code: 'NOT_FOUND' } });
+    expect(await query(testDb.url, 'SELECT * FROM actor_state WHERE actor_id = ?', [id])).toEqual([]);
+    // Creating it later claims its fence with the first commit.
+    const deal = newDeal({ id });
+    expect(await system.ask({ kind: 'deal', id }, { type: 'create', now: Date.now(), deal })).toMatchObject({ ok: true });
+    expect(await query(testDb.url, 'SELECT fence FROM actor_state WHERE actor_id = ?', [id])).toEqual([{ fence: 1 }]);
+  });
+
   it('fences a stale activation: its write is rejected, it steps down, and nothing it did is applied', async () => {
     const a = await node();
     const b = await node();

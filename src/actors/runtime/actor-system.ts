@@ -276,10 +276,15 @@ export class ActorSystem {
     }
   }
 
+  /**
+   * Passivates activations idle for `idleMs` (5 s for actors that do not exist), except those
+   * with an in-memory timer pending. Durable reminders need no activation: the poller wakes them.
+   */
   private passivateIdle(): void {
-    const cutoff = this.host.now() - this.idleMs;
+    const now = this.host.now();
     for (const [key, activation] of this.activations) {
-      if (activation.idle && activation.lastActiveAt < cutoff) {
+      const cutoff = now - (activation.exists ? this.idleMs : Math.min(this.idleMs, 5000));
+      if (activation.idle && !activation.hasTimers && activation.lastActiveAt < cutoff) {
         activation.close();
         this.activations.delete(key);
       }

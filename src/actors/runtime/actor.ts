@@ -45,6 +45,12 @@ export interface Transition<S, R = unknown> {
  */
 export interface ActorStore<S> {
   load(manager: EntityManager, id: string, now: number): Promise<S>;
+  /**
+   * Whether the loaded state is of an actor that exists (default: always). An activation of one
+   * that does not (a deal id nobody created) writes nothing until a turn commits, and is
+   * passivated soon, so made-up ids cost no rows and little memory.
+   */
+  exists?(state: S): boolean;
   save(manager: EntityManager, id: string, changes: unknown[], before: S, after: S, now: number): Promise<void>;
 }
 

@@ -1,6 +1,7 @@
 import type { EntityManager } from 'typeorm';
 import { ActorInboxEntity, ActorOutboxEntity, ActorReminderEntity, ActorStateEntity } from '../../persistence/entities/actor.entity';
 import type { Address } from './actor';
+import { execute } from '../../persistence/sql';
 import { FencedError } from './errors';
 
 /**
@@ -41,13 +42,8 @@ export const journal = {
    * @throws FencedError when a newer activation exists.
    */
   async checkFence(manager: EntityManager, address: Address, fence: number, now: number): Promise<void> {
-    const result = await manager
-      .createQueryBuilder()
-      .update(ActorStateEntity)
-      .set({ commits: () => 'commits + 1', updatedAt: now })
-      .where('kind = :kind AND actor_id = :id AND fence = :fence', { kind: address.kind, id: address.id, fence })
-      .execute();
-    if (result.affected !== 1) throw new FencedError(`${address.kind}:${address.id}`, fence);
+    const affected = await execute(manager, 'UPDATE actor_state SET commits = commits + 1, updated_at = ? WHERE kind = ? AND actor_id = ? AND fence = ?', [now, address.kind, address.id, fence]);
+    if (affected !== 1) throw new FencedError(`${address.kind}:${address.id}`, fence);
   },
 
   async loadReminders(manager: EntityManager, address: Address): Promise<Map<string, number>> {

@@ -6,17 +6,25 @@ import { HttpProblem } from '../problem';
 /**
  * One error handler for the app: business and validation failures become problem+json with the
  * contract's code; anything unexpected is logged with the request and answered as a bare 500 (or
- * 503 when a dependency is down) that carries no internals.
+ * 503 when a dependency is down) that carries no internals. Unknown paths are `NOT_FOUND`
+ * problems, except GETs of the single-page app's own routes (`/deals/…`), which get its index.html
+ * when `spaIndex` is on (one not-found handler per prefix is all fastify allows).
  */
 export default fp(
-  async function errors(app: FastifyInstance) {
+  async function errors(app: FastifyInstance, opts: { spaIndex?: boolean }) {
     app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
       const problem = toProblem(error);
       if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
       else request.log.info({ code: problem.code, detail: problem.detail }, 'request refused');
       return sendProblem(reply, problem, request.id);
     });
-    app.setNotFoundHandler((request, reply) => sendProblem(reply, new HttpProblem('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`), request.id));
+    app.setNotFoundHandler((request, reply) => {
+      const path = request.url.split('?')[0];
+      if (opts.spaIndex && request.method === 'GET' && !/^\/(api|socket\.io|health|docs|metrics|admin\/queues)(\/|$)/.test(path) && !/\.\w+$/.test(path)) {
+        return reply.sendFile('index.html');
+      }
+      return sendProblem(reply, new HttpProblem('NOT_FOUND', `no route for ${request.method} ${path}`), request.id);
+    });
   },
   { name: 'errors' },
 );
