@@ -9,12 +9,14 @@ import { HoldEntity } from './entities/hold.entity';
 import { OrderEntity, OrderItemEntity, PaymentEntity } from './entities/order.entity';
 import { RefreshTokenEntity, UserEntity } from './entities/user.entity';
 import { InitialSchema1763700000000 } from './migrations/1763700000000-initial-schema';
+import { IdempotencyKeys1763700000001 } from './migrations/1763700000001-idempotency-keys';
+import { IdempotencyKeyEntity } from './entities/idempotency-key.entity';
 
 export const entities = [
   UserEntity, RefreshTokenEntity, DealEntity, HoldEntity, OrderEntity, OrderItemEntity, PaymentEntity,
-  ActorStateEntity, ActorReminderEntity, ActorInboxEntity, ActorOutboxEntity,
+  ActorStateEntity, ActorReminderEntity, ActorInboxEntity, ActorOutboxEntity, IdempotencyKeyEntity,
 ];
-export const migrations = [InitialSchema1763700000000];
+export const migrations = [InitialSchema1763700000000, IdempotencyKeys1763700000001];
 
 /**
  * Builds the one DataSource of a process: MariaDB through mysql2 when `config.database.type` is

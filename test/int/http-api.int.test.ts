@@ -24,6 +24,8 @@ describe('HTTP API (MariaDB)', () => {
 
   const hold = (token: string, payload: unknown, headers: Record<string, string> = {}) =>
     app.inject({ method: 'POST', url: '/api/cart/items', headers: { ...bearer(token), 'idempotency-key': crypto.randomUUID(), ...headers }, payload: payload as object });
+  /** Bearer plus a fresh Idempotency-Key. */
+  const keyed = (token: string) => ({ ...bearer(token), 'idempotency-key': crypto.randomUUID() });
   const dealRow = async (id: string) =>
     (await query<{ remaining_stock: number; held_units: number; sold_units: number; status: string }>(db.url, 'SELECT remaining_stock, held_units, sold_units, status FROM deals WHERE id = ?', [id]))[0];
   const holdCount = async (dealId: string) => Number((await query<{ n: number }>(db.url, 'SELECT COUNT(*) AS n FROM holds WHERE deal_id = ?', [dealId]))[0].n);
@@ -146,23 +148,23 @@ describe('HTTP API (MariaDB)', () => {
       expect((await app.inject({ method: 'DELETE', url: `/api/cart/items/${second.id}`, headers: bearer(shopper.token) })).statusCode).toBe(204);
       expect(await dealRow(deal.id)).toMatchObject({ remaining_stock: 3, held_units: 2 });
 
-      const order = await app.inject({ method: 'POST', url: '/api/orders', headers: bearer(shopper.token), payload: { holdIds: [first.json().hold.id], shippingAddress: SHIPPING } });
+      const order = await app.inject({ method: 'POST', url: '/api/orders', headers: keyed(shopper.token), payload: { holdIds: [first.json().hold.id], shippingAddress: SHIPPING } });
       expect(order.statusCode).toBe(201);
       const o = order.json();
       expect(o).toMatchObject({ status: 'pending_payment', total: 2000, currency: 'KRW', items: [{ dealId: deal.id, quantity: 2, unitPrice: 1000 }], paidAt: null });
       // The hold left the cart; ordering it again is refused.
       expect((await app.inject({ method: 'GET', url: '/api/cart', headers: bearer(shopper.token) })).json().holds).toHaveLength(0);
-      expectProblem(await app.inject({ method: 'POST', url: '/api/orders', headers: bearer(shopper.token), payload: { holdIds: [first.json().hold.id], shippingAddress: SHIPPING } }), 409, 'HOLD_EXPIRED');
+      expectProblem(await app.inject({ method: 'POST', url: '/api/orders', headers: keyed(shopper.token), payload: { holdIds: [first.json().hold.id], shippingAddress: SHIPPING } }), 409, 'HOLD_EXPIRED');
 
       // Another shopper's order id: 404 everywhere, nothing changes.
       for (const [method, url] of [['GET', `/api/orders/${o.id}`], ['POST', `/api/orders/${o.id}/cancel`], ['POST', `/api/orders/${o.id}/refund`]] as const) {
         expectProblem(await app.inject({ method, url, headers: bearer(other.token) }), 404, 'NOT_FOUND');
       }
-      expectProblem(await app.inject({ method: 'POST', url: `/api/orders/${o.id}/payment`, headers: bearer(other.token), payload: { method: 'card' } }), 404, 'NOT_FOUND');
-      expectProblem(await app.inject({ method: 'POST', url: `/api/orders/${o.id}/payment`, headers: bearer(shopper.token), payload: { method: 'cash' } }), 400, 'VALIDATION_FAILED');
+      expectProblem(await app.inject({ method: 'POST', url: `/api/orders/${o.id}/payment`, headers: keyed(other.token), payload: { method: 'card' } }), 404, 'NOT_FOUND');
+      expectProblem(await app.inject({ method: 'POST', url: `/api/orders/${o.id}/payment`, headers: keyed(shopper.token), payload: { method: 'cash' } }), 400, 'VALIDATION_FAILED');
       expectProblem(await app.inject({ method: 'POST', url: `/api/orders/${o.id}/refund`, headers: bearer(shopper.token) }), 409, 'INVALID_STATE');
 
-      const payment = await app.inject({ method: 'POST', url: `/api/orders/${o.id}/payment`, headers: bearer(shopper.token), payload: { method: 'card' } });
+      const payment = await app.inject({ method: 'POST', url: `/api/orders/${o.id}/payment`, headers: keyed(shopper.token), payload: { method: 'card' } });
       expect(payment.statusCode).toBe(201);
       expect(payment.json()).toMatchObject({ orderId: o.id, amount: 2000, currency: 'KRW', status: 'pending', checkoutUrl: expect.any(String) });
       await waitFor(async () => (await app.inject({ method: 'GET', url: `/api/orders/${o.id}`, headers: bearer(shopper.token) })).json().status === 'paid');
@@ -182,7 +184,7 @@ describe('HTTP API (MariaDB)', () => {
     it('cancel returns the units once; a second cancel changes nothing', async () => {
       const deal = await makeDeal(app, seller.token, { totalStock: 4 });
       const h = (await hold(shopper.token, { dealId: deal.id, quantity: 2 })).json().hold;
-      const o = (await app.inject({ method: 'POST', url: '/api/orders', headers: bearer(shopper.token), payload: { holdIds: [h.id], shippingAddress: SHIPPING } })).json();
+      const o = (await app.inject({ method: 'POST', url: '/api/orders', headers: keyed(shopper.token), payload: { holdIds: [h.id], shippingAddress: SHIPPING } })).json();
       for (let i = 0; i < 2; i++) {
         const res = await app.inject({ method: 'POST', url: `/api/orders/${o.id}/cancel`, headers: bearer(shopper.token) });
         expect(res.statusCode).toBe(200);
@@ -190,7 +192,59 @@ describe('HTTP API (MariaDB)', () => {
       }
       await waitFor(async () => (await dealRow(deal.id)).held_units === 0);
       expect(await dealRow(deal.id)).toMatchObject({ remaining_stock: 4, held_units: 0, sold_units: 0 });
-      expectProblem(await app.inject({ method: 'POST', url: '/api/orders', headers: bearer(shopper.token), payload: { holdIds: [h.id], shippingAddress: { ...SHIPPING, country: 'Korea' } } }), 400, 'VALIDATION_FAILED');
+      expectProblem(await app.inject({ method: 'POST', url: '/api/orders', headers: keyed(shopper.token), payload: { holdIds: [h.id], shippingAddress: { ...SHIPPING, country: 'Korea' } } }), 400, 'VALIDATION_FAILED');
+    });
+  });
+
+  describe('Idempotency-Key', () => {
+    it('is required where the contract says, and must be sane', async () => {
+      const deal = await makeDeal(app, seller.token);
+      const res = await app.inject({ method: 'POST', url: '/api/cart/items', headers: bearer(shopper.token), payload: { dealId: deal.id, quantity: 1 } });
+      expectProblem(res, 400, 'VALIDATION_FAILED');
+      expectProblem(await hold(shopper.token, { dealId: deal.id, quantity: 1 }, { 'idempotency-key': 'x'.repeat(201) }), 400, 'VALIDATION_FAILED');
+      expect(await holdCount(deal.id)).toBe(0);
+    });
+
+    it('the same checkout sent 10 times at once with one key makes one order, and every answer is the same', async () => {
+      const buyer = await makeUser(app);
+      const deal = await makeDeal(app, seller.token, { totalStock: 3 });
+      const h = (await hold(buyer.token, { dealId: deal.id, quantity: 1 })).json().hold;
+      const headers = { ...bearer(buyer.token), 'idempotency-key': 'checkout-once' };
+      const answers = await Promise.all(
+        Array.from({ length: 10 }, () => app.inject({ method: 'POST', url: '/api/orders', headers, payload: { holdIds: [h.id], shippingAddress: SHIPPING } })),
+      );
+      expect(answers.map((a) => a.statusCode)).toEqual(new Array(10).fill(201));
+      expect(new Set(answers.map((a) => a.body)).size).toBe(1);
+      expect(answers.filter((a) => a.headers['idempotent-replayed'] === 'true')).toHaveLength(9);
+      const orders = await query<{ id: string }>(db.url, 'SELECT id FROM orders WHERE user_id = ?', [buyer.id]);
+      expect(orders).toEqual([{ id: answers[0].json().id }]);
+
+      // The same key with another body: 422, and nothing changes.
+      const reused = await app.inject({ method: 'POST', url: '/api/orders', headers, payload: { holdIds: [h.id], shippingAddress: { ...SHIPPING, name: 'Someone Else' } } });
+      expectProblem(reused, 422, 'IDEMPOTENCY_KEY_REUSED');
+      expect(await query(db.url, 'SELECT id FROM orders WHERE user_id = ?', [buyer.id])).toHaveLength(1);
+
+      // One payment for many tries with one key.
+      const pay = { ...bearer(buyer.token), 'idempotency-key': 'pay-once' };
+      const payments = await Promise.all(Array.from({ length: 5 }, () => app.inject({ method: 'POST', url: `/api/orders/${orders[0].id}/payment`, headers: pay, payload: { method: 'card' } })));
+      expect(new Set(payments.map((p) => p.body)).size).toBe(1);
+      expect(await query(db.url, 'SELECT id FROM payments WHERE order_id = ?', [orders[0].id])).toHaveLength(1);
+    });
+
+    it('a hold retried with its key (as after a lost connection) is the same hold, not a second one', async () => {
+      const buyer = await makeUser(app);
+      const deal = await makeDeal(app, seller.token, { totalStock: 5, perUserLimit: 5 });
+      const first = await hold(buyer.token, { dealId: deal.id, quantity: 2 }, { 'idempotency-key': 'hold-1' });
+      const second = await hold(buyer.token, { dealId: deal.id, quantity: 2 }, { 'idempotency-key': 'hold-1' });
+      expect(second.statusCode).toBe(201);
+      expect(second.body).toBe(first.body);
+      // Even when the stored answer is gone (a crash before it was saved), the hold id is the same.
+      await query(db.url, 'DELETE FROM idempotency_keys WHERE user_id = ?', [buyer.id]);
+      const third = await hold(buyer.token, { dealId: deal.id, quantity: 2 }, { 'idempotency-key': 'hold-1' });
+      expect(third.json().hold.id).toBe(first.json().hold.id);
+      expect(await dealRow(deal.id)).toMatchObject({ remaining_stock: 3, held_units: 2 });
+      // Another shopper's identical key is theirs alone.
+      expect((await hold(shopper.token, { dealId: deal.id, quantity: 1 }, { 'idempotency-key': 'hold-1' })).json().hold.id).not.toBe(first.json().hold.id);
     });
   });
 

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { v7 as uuidv7 } from 'uuid';
 import type { HoldView } from '../../actors/deal/messages';
 import type { Result } from '../../actors/result';
+import { idempotentId } from '../plugins/idempotency';
 import { HttpProblem, unwrap } from '../problem';
 import { CartSchema, HoldSchema, ProblemSchema, Schemas } from '../schemas';
 import { cartView, holdView } from '../views';
@@ -21,13 +22,14 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/cart/items',
     {
       onRequest: [app.authenticate],
+      config: { idempotency: 'required' },
       schema: {
         tags: ['cart'],
-        summary: 'Hold units of a deal (they leave the available stock at once, until the hold expires)',
+        summary: 'Hold units of a deal (they leave the available stock at once, until the hold expires). Needs an Idempotency-Key.',
         security: [{ bearer: [] }],
-        headers: Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }),
+        headers: Type.Object({ 'idempotency-key': Type.String({ minLength: 1, maxLength: 200 }) }),
         body: Type.Object({ dealId: Schemas.Id, quantity: Type.Integer({ minimum: 1, maximum: 1000 }) }, { additionalProperties: false }),
-        response: { 201: Type.Object({ hold: HoldSchema, cart: CartSchema }), ...problems(400, 401, 403, 404, 409, 503) },
+        response: { 201: Type.Object({ hold: HoldSchema, cart: CartSchema }), ...problems(400, 401, 403, 404, 409, 422, 503) },
       },
     },
     async (request, reply) => {
@@ -36,7 +38,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const hold = unwrap(
         await app.actors.ask<Result<HoldView>>(
           { kind: 'deal', id: dealId },
-          { type: 'reserve', now: Date.now(), userId, holdId: uuidv7(), quantity, ttlMs: app.config.holdTtlSeconds * 1000 },
+          { type: 'reserve', now: Date.now(), userId, holdId: idempotentId(request, 'hold', uuidv7), quantity, ttlMs: app.config.holdTtlSeconds * 1000 },
         ),
       );
       reply.code(201);

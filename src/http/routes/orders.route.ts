@@ -6,13 +6,14 @@ import type { AttachedItem, HoldView } from '../../actors/deal/messages';
 import type { OrderRecord, PaymentStart } from '../../actors/order/order-actor';
 import type { Result } from '../../actors/result';
 import { OrderEntity, OrderItemEntity } from '../../persistence/entities/order.entity';
+import { idempotentId } from '../plugins/idempotency';
 import { HttpProblem, unwrap } from '../problem';
 import { OrderSchema, PaymentSchema, ProblemSchema, Schemas, ShippingAddressSchema } from '../schemas';
 import { decodeCursor, encodeCursor, orderView } from '../views';
 
 const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ProblemSchema]));
 const OrderParams = Type.Object({ orderId: Schemas.Id }, { additionalProperties: false });
-const IdempotencyHeader = Type.Object({ 'idempotency-key': Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) });
+const IdempotencyHeader = Type.Object({ 'idempotency-key': Type.String({ minLength: 1, maxLength: 200 }) });
 
 /** Grace (ms) the deal keeps an order's holds past the order's own payment deadline. */
 const HOLD_GRACE_MS = 60_000;
@@ -30,16 +31,17 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/orders',
     {
       onRequest: [app.authenticate],
+      config: { idempotency: 'required' },
       schema: {
         tags: ['orders'],
-        summary: 'Check out holds into an order awaiting payment',
+        summary: 'Check out holds into an order awaiting payment. Needs an Idempotency-Key.',
         security: [{ bearer: [] }],
         headers: IdempotencyHeader,
         body: Type.Object(
           { holdIds: Type.Array(Schemas.Id, { minItems: 1, maxItems: 50, uniqueItems: true }), shippingAddress: ShippingAddressSchema },
           { additionalProperties: false },
         ),
-        response: { 201: OrderSchema, ...problems(400, 401, 409, 503) },
+        response: { 201: OrderSchema, ...problems(400, 401, 409, 422, 503) },
       },
     },
     async (request, reply) => {
@@ -50,7 +52,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       );
       if (missing.length > 0) throw new HttpProblem('HOLD_EXPIRED', `hold ${missing.join(', ')} has expired or is not in your cart`);
 
-      const orderId = uuidv7();
+      const orderId = idempotentId(request, 'order', uuidv7);
       const expiresAt = now + app.config.orderPaymentTimeoutSeconds * 1000;
       const byDeal = new Map<string, string[]>();
       for (const hold of found) byDeal.set(hold.dealId, [...(byDeal.get(hold.dealId) ?? []), hold.id]);
@@ -136,14 +138,15 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/orders/:orderId/payment',
     {
       onRequest: [app.authenticate],
+      config: { idempotency: 'required' },
       schema: {
         tags: ['orders'],
-        summary: 'Start paying an order: the answer says where the shopper completes the payment',
+        summary: 'Start paying an order: the answer says where the shopper completes the payment. Needs an Idempotency-Key.',
         security: [{ bearer: [] }],
         headers: IdempotencyHeader,
         params: OrderParams,
         body: Type.Object({ method: Type.Literal('card') }, { additionalProperties: false }),
-        response: { 201: PaymentSchema, ...problems(400, 401, 404, 409, 503) },
+        response: { 201: PaymentSchema, ...problems(400, 401, 404, 409, 422, 503) },
       },
     },
     async (request, reply) => {
@@ -151,7 +154,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         type: 'startPayment',
         now: Date.now(),
         userId: request.user.sub,
-        paymentId: `pay_${uuidv7().replace(/-/g, '')}`,
+        paymentId: `pay_${idempotentId(request, 'payment', uuidv7).replace(/-/g, '')}`,
         provider: app.payments.name,
       });
       const { checkoutUrl } = created ? await app.payments.createPayment(payment) : { checkoutUrl: `/orders/${payment.orderId}?payment=${payment.paymentId}` };
@@ -165,6 +168,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
       `/api/orders/:orderId/${action}`,
       {
         onRequest: [app.authenticate],
+        config: { idempotency: 'optional' },
         schema: {
           tags: ['orders'],
           summary: action === 'cancel' ? 'Cancel an unpaid order (its units return)' : 'Refund a paid order (its units return)',
