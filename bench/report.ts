@@ -32,6 +32,10 @@ export interface CpuUse {
   server: number | null;
   database: number | null;
   loadGenerator: number | null;
+  /** Everything else on the machine (other processes, the kernel); a large value means a noisy run. */
+  other: number | null;
+  /** Taken by the hypervisor. */
+  steal: number | null;
 }
 
 /** One system's run of a scenario. */
@@ -113,8 +117,12 @@ function correctnessLine(run: SystemRun): string {
   return `${run.system}: ${c.ok ? 'OK' : 'MISMATCH'}: 201s ${c.created}, held units ${c.heldUnits}, hold rows ${c.holdRows} (${c.holdUnits} units), remaining ${c.remaining}`;
 }
 
+function timelineLine(run: SystemRun): string {
+  return `${run.system}: ${run.result.createdPerSecond.join(' ')}`;
+}
+
 function cpuLine(run: SystemRun): string {
-  return `${run.system}: server ${cores(run.cpu.server)} cores, MariaDB ${cores(run.cpu.database)} cores, load generator ${cores(run.cpu.loadGenerator)} cores, over ${(run.result.elapsedMs / 1000).toFixed(1)} s (stopped by ${run.result.stoppedBy})`;
+  return `${run.system}: server ${cores(run.cpu.server)} cores, MariaDB ${cores(run.cpu.database)} cores, load generator ${cores(run.cpu.loadGenerator)} cores, anything else ${cores(run.cpu.other)} cores (steal ${cores(run.cpu.steal)}), over ${(run.result.elapsedMs / 1000).toFixed(1)} s (stopped by ${run.result.stoppedBy})`;
 }
 
 /** The plain-text table and notes printed to stdout. */
@@ -133,6 +141,8 @@ export function renderText(report: BenchReport): string {
     ...report.runs.map((r) => `  ${correctnessLine(r)}`),
     'CPU during the load:',
     ...report.runs.map((r) => `  ${cpuLine(r)}`),
+    '201s in each second of the load:',
+    ...report.runs.map((r) => `  ${timelineLine(r)}`),
     'server logs (warn and above):',
     ...report.runs.map((r) => `  ${r.system}: ${r.serverLog.warn} warn, ${r.serverLog.error} error, ${r.serverLog.fatal} fatal${r.serverLog.samples.length ? `; first: ${r.serverLog.samples[0]}` : ''}`),
   ].join('\n');
@@ -166,6 +176,10 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     ...report.runs.map((r) => `- ${cpuLine(r)}`),
     '',
+    '201s in each second of the load:',
+    '',
+    ...report.runs.map((r) => `- ${timelineLine(r)}`),
+    '',
   ].join('\n');
 }
 
@@ -174,7 +188,8 @@ const INTRO = `# Benchmarks
 Each section below was appended by \`npm run bench -- <scenario>\` (see \`bench/run.ts\`), newest last.
 Latencies are per request, measured by the closed-loop load generator (\`bench/load.ts\`) on the
 same machine as the servers and MariaDB, so all three share its cores. Raw results are written to
-\`bench/results/\`.
+\`bench/results/\`. Each system first gets a few seconds of unmeasured warm-up load on a deal and
+shoppers of its own (\`--warmup\`), so the measured shoppers still arrive with cold carts.
 
 Scenarios:
 

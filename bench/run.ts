@@ -10,10 +10,15 @@ scenarios:
 
 options:
   --duration S       seconds of load per system (default 20; at most 600)
-  --connections N    concurrent keep-alive connections, closed loop (default 128)
+  --connections N    concurrent keep-alive connections, closed loop (default 512: a flash sale
+                     is thousands of shoppers at once; 128 shows a lighter load)
   --units N          stock of the hot deal (default 100000)
   --pool-size N      database pool size of both servers (default 20)
-  --quick            a short smoke run: 5 s, 5000 units (explicit options still win)
+  --shoppers N       shoppers minted, round-robin over requests (default units / 5, so each
+                     holds about 5 units; the per-user limit is set so that it never binds)
+  --warmup S         seconds of unmeasured load before each system, on a deal and 1000
+                     shoppers of its own (default 3; 0 for none)
+  --quick            a short smoke run: 5 s, 5000 units, 1 s warm-up (explicit options still win)
   --help             this text
 
 Needs MariaDB at 127.0.0.1:3306 (root, no password; BENCH_MYSQL_URL to change) and a build
@@ -44,6 +49,8 @@ function parseCommandLine(argv: string[]): { scenario: string; options: HoldsOpt
         connections: { type: 'string' },
         units: { type: 'string' },
         'pool-size': { type: 'string' },
+        shoppers: { type: 'string' },
+        warmup: { type: 'string' },
         quick: { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
@@ -57,14 +64,18 @@ function parseCommandLine(argv: string[]): { scenario: string; options: HoldsOpt
   const scenario = positionals[0];
   if (scenario !== 'holds') throw new UsageError(`unknown scenario "${scenario}" (known: holds)`);
   const quick = values.quick === true;
+  const units = wholeNumber('units', values.units, quick ? 5_000 : 100_000, 100, 10_000_000);
+  const shoppers = values.shoppers === undefined ? null : wholeNumber('shoppers', values.shoppers, 0, Math.ceil((units * 2) / 1000), 1_000_000);
   return {
     scenario,
     options: {
       quick,
       durationSeconds: wholeNumber('duration', values.duration, quick ? 5 : 20, 1, 600),
-      connections: wholeNumber('connections', values.connections, 128, 1, 1000),
-      units: wholeNumber('units', values.units, quick ? 5_000 : 100_000, 100, 10_000_000),
+      connections: wholeNumber('connections', values.connections, 512, 1, 2000),
+      units,
       poolSize: wholeNumber('pool-size', values['pool-size'], 20, 1, 100),
+      shoppers,
+      warmupSeconds: wholeNumber('warmup', values.warmup, quick ? 1 : 3, 0, 60),
     },
   };
 }

@@ -77,7 +77,9 @@ export async function startServer(options: {
   readyTimeoutMs?: number;
 }): Promise<ServerProcess> {
   const log = createWriteStream(options.logPath);
-  const child = spawn(process.execPath, [options.script], {
+  // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the servers.
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, options.script], {
     cwd: repoRoot,
     env: { ...process.env, ...options.env, PORT: String(options.port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -161,6 +163,20 @@ export function cpuSeconds(pid: number): number | null {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const ticksPerSecond = 100; // USER_HZ on Linux
     return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * CPU time (seconds) the whole machine has spent busy (user, nice, system, irq, softirq) and
+ * stolen by the hypervisor so far, from the first line of /proc/stat; null if unreadable.
+ */
+export function machineCpuSeconds(): { busy: number; steal: number } | null {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const [user, nice, system, , , irq, softirq, steal] = fields;
+    return { busy: (user + nice + system + irq + softirq) / 100, steal: (steal ?? 0) / 100 };
   } catch {
     return null;
   }

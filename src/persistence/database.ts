@@ -29,6 +29,14 @@ export class Database {
     return this.exclusive(() => work(this.dataSource.manager));
   }
 
+  /**
+   * Runs `work` outside a transaction, each statement committing on its own (autocommit): for
+   * single-statement writes that need no transaction around them.
+   */
+  autocommit<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    return this.exclusive(() => work(this.dataSource.manager));
+  }
+
   /** Answers whether the database takes a trivial query now (for `/health/ready`). */
   async ping(): Promise<boolean> {
     try {

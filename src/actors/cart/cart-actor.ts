@@ -1,5 +1,4 @@
 import type { EntityManager } from 'typeorm';
-import { HoldEntity } from '../../persistence/entities/hold.entity';
 import type { HoldView } from '../deal/messages';
 import { ok, type Result } from '../result';
 import type { ActorDefinition, Transition } from '../runtime/actor';
@@ -53,10 +52,15 @@ export const cartActor: ActorDefinition<CartState, CartMessage> = {
   durable: false,
   store: {
     async load(manager: EntityManager, userId: string): Promise<CartState> {
-      const rows = await manager.find(HoldEntity, { where: { userId, status: 'active' } });
+      // Every shopper's first hold activates their cart: a plain indexed query, no entity mapping.
+      const rows: Array<Record<string, string | number>> = await manager.query(
+        "SELECT id, deal_id, quantity, unit_price, currency, expires_at FROM holds WHERE user_id = ? AND status = 'active'",
+        [userId],
+      );
       const holds: Record<string, HoldView> = {};
       for (const h of rows) {
-        holds[h.id] = { id: h.id, dealId: h.dealId, userId: h.userId, quantity: h.quantity, unitPrice: h.unitPrice, currency: h.currency, expiresAt: h.expiresAt };
+        const id = String(h.id);
+        holds[id] = { id, dealId: String(h.deal_id), userId, quantity: Number(h.quantity), unitPrice: Number(h.unit_price), currency: String(h.currency), expiresAt: Number(h.expires_at) };
       }
       return { userId, holds };
     },

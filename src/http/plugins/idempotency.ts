@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { isUniqueViolation } from '../../accounts/accounts';
-import { IdempotencyKeyEntity } from '../../persistence/entities/idempotency-key.entity';
+import { IdempotencyStore, type IdempotencyClaim } from '../idempotency-store';
 import { HttpProblem } from '../problem';
 
 declare module 'fastify' {
@@ -13,7 +12,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The caller's `Idempotency-Key` on a route that honours it (for deterministic ids). */
     idempotencyKey?: string;
-    idempotencyRecord?: { userId: string; keyHash: string };
+    idempotencyClaim?: { claim: IdempotencyClaim; createdAt: number };
   }
 }
 
@@ -36,6 +35,8 @@ const RETENTION_MS = 25 * 3_600_000;
  */
 export default fp(
   async function idempotency(app: FastifyInstance) {
+    const store = new IdempotencyStore(app.db);
+
     app.addHook('preHandler', async (request: FastifyRequest, reply: FastifyReply) => {
       const mode = request.routeOptions.config.idempotency;
       if (!mode || !request.user) return;
@@ -45,34 +46,33 @@ export default fp(
         return;
       }
       if (typeof key !== 'string' || !KEY.test(key)) throw new HttpProblem('VALIDATION_FAILED', 'the Idempotency-Key must be 1 to 200 printable ASCII characters');
-      const userId = request.user.sub;
-      const keyHash = sha256(key);
-      const route = `${request.method} ${request.routeOptions.url} ${JSON.stringify(request.params ?? {})}`.slice(0, 300);
-      const bodyHash = sha256(JSON.stringify(request.body ?? null));
+      const claim: IdempotencyClaim = {
+        userId: request.user.sub,
+        keyHash: sha256(key),
+        route: `${request.method} ${request.routeOptions.url} ${JSON.stringify(request.params ?? {})}`.slice(0, 300),
+        bodyHash: sha256(JSON.stringify(request.body ?? null)),
+      };
       request.idempotencyKey = key;
 
       const deadline = Date.now() + WAIT_MS;
       for (;;) {
         const now = Date.now();
-        try {
-          await app.db.transaction((m) => m.insert(IdempotencyKeyEntity, { userId, keyHash, route, bodyHash, statusCode: null, contentType: null, response: null, createdAt: now }));
-          request.idempotencyRecord = { userId, keyHash };
+        const record = await store.claim(claim, now);
+        if (record.first) {
+          request.idempotencyClaim = { claim, createdAt: now };
           return; // first: run the handler
-        } catch (error) {
-          if (!isUniqueViolation(error)) throw error;
         }
-        const row = await app.db.read((m) => m.findOne(IdempotencyKeyEntity, { where: { userId, keyHash } }));
-        if (!row) continue; // removed meanwhile (a 5xx): try to be first again
-        if (row.route !== route || row.bodyHash !== bodyHash) {
+        if (record.createdAt === 0) continue; // removed meanwhile (a 5xx): try to be first again
+        if (record.route !== claim.route || record.bodyHash !== claim.bodyHash) {
           throw new HttpProblem('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used with another request; use a new key for a new action');
         }
-        if (row.statusCode !== null) {
-          reply.code(row.statusCode).header('idempotent-replayed', 'true');
-          if (row.contentType) reply.header('content-type', row.contentType);
-          return reply.send(row.response ?? '');
+        if (record.statusCode !== null) {
+          reply.code(record.statusCode).header('idempotent-replayed', 'true');
+          if (record.contentType) reply.header('content-type', record.contentType);
+          return reply.send(record.response ?? '');
         }
-        if (now - row.createdAt > ABANDONED_MS) {
-          await app.db.transaction((m) => m.delete(IdempotencyKeyEntity, { userId, keyHash, statusCode: null as never }));
+        if (now - record.createdAt > ABANDONED_MS) {
+          await store.forget(claim, true);
           continue;
         }
         if (now > deadline) throw new HttpProblem('UNAVAILABLE', 'the first request with this Idempotency-Key is still running; retry shortly', { retryAfterSeconds: 1 });
@@ -81,27 +81,25 @@ export default fp(
     });
 
     app.addHook('onSend', async (request: FastifyRequest, reply: FastifyReply, payload: unknown) => {
-      const record = request.idempotencyRecord;
-      if (!record) return payload;
-      request.idempotencyRecord = undefined;
+      const taken = request.idempotencyClaim;
+      if (!taken) return payload;
+      request.idempotencyClaim = undefined;
       try {
         if (reply.statusCode >= 500) {
-          await app.db.transaction((m) => m.delete(IdempotencyKeyEntity, record));
+          await store.forget(taken.claim);
         } else {
-          const contentType = String(reply.getHeader('content-type') ?? '');
+          const contentType = String(reply.getHeader('content-type') ?? '') || null;
           const response = typeof payload === 'string' ? payload : payload === null || payload === undefined ? '' : JSON.stringify(payload);
-          await app.db.transaction((m) => m.update(IdempotencyKeyEntity, record, { statusCode: reply.statusCode, contentType: contentType || null, response }));
+          await store.complete(taken.claim, { statusCode: reply.statusCode, contentType, response }, taken.createdAt);
         }
       } catch (err) {
-        request.log.error({ err }, 'could not store the idempotent response; a retry with this key will run again after the abandon window');
+        request.log.error({ err }, 'could not store the idempotent response; a retry with this key runs again after the abandon window');
       }
       return payload;
     });
 
     const prune = setInterval(() => {
-      app.db
-        .transaction((m) => m.createQueryBuilder().delete().from(IdempotencyKeyEntity).where('created_at < :before', { before: Date.now() - RETENTION_MS }).execute())
-        .catch((err) => app.log.warn({ err }, 'pruning idempotency keys failed'));
+      store.prune(Date.now() - RETENTION_MS).catch((err) => app.log.warn({ err }, 'pruning idempotency keys failed'));
     }, 3_600_000);
     prune.unref();
     app.addHook('onClose', async () => clearInterval(prune));

@@ -21,6 +21,10 @@ export class IdempotencyKeyEntity {
   @Column({ name: 'body_hash', type: 'varchar', length: 64 })
   bodyHash: string;
 
+  /** Set by the claim that inserted the row: tells a batched claimant whether it was first. */
+  @Column({ type: 'varchar', length: 16 })
+  nonce: string;
+
   @Column({ name: 'status_code', type: 'int', nullable: true })
   statusCode: number | null;
 

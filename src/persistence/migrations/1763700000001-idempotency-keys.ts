@@ -13,6 +13,7 @@ export class IdempotencyKeys1763700000001 implements MigrationInterface {
           { name: 'key_hash', type: 'varchar', length: '64', isPrimary: true },
           { name: 'route', type: 'varchar', length: '300' },
           { name: 'body_hash', type: 'varchar', length: '64' },
+          { name: 'nonce', type: 'varchar', length: '16' },
           { name: 'status_code', type: 'int', isNullable: true },
           { name: 'content_type', type: 'varchar', length: '100', isNullable: true },
           { name: 'response', type: 'text', isNullable: true },
