@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import type { HoldView } from '../deal/messages';
+import { Batcher } from '../../persistence/batcher';
 import { ok, type Result } from '../result';
 import type { ActorDefinition, Transition } from '../runtime/actor';
 
@@ -47,22 +48,43 @@ export function cartTransition(state: CartState, message: CartMessage): Transiti
   }
 }
 
+/**
+ * Every shopper's first hold activates their cart, so in a rush thousands of carts load at once:
+ * their loads are grouped into one indexed query per batch (`user_id IN (…)`), not one each.
+ */
+const cartLoaders = new WeakMap<object, Batcher<string, Record<string, HoldView>>>();
+function cartLoaderFor(manager: EntityManager): Batcher<string, Record<string, HoldView>> {
+  let loader = cartLoaders.get(manager.connection);
+  if (!loader) {
+    const connection = manager.connection;
+    loader = new Batcher(
+      async (userIds) => {
+        const unique = [...new Set(userIds)];
+        const rows: Array<Record<string, string | number>> = await connection.manager.query(
+          `SELECT id, user_id, deal_id, quantity, unit_price, currency, expires_at FROM holds WHERE status = 'active' AND user_id IN (${unique.map(() => '?').join(', ')})`,
+          unique,
+        );
+        const carts = new Map<string, Record<string, HoldView>>(unique.map((u) => [u, {}]));
+        for (const h of rows) {
+          const id = String(h.id);
+          const userId = String(h.user_id);
+          carts.get(userId)![id] = { id, dealId: String(h.deal_id), userId, quantity: Number(h.quantity), unitPrice: Number(h.unit_price), currency: String(h.currency), expiresAt: Number(h.expires_at) };
+        }
+        return userIds.map((u) => ({ ...carts.get(u)! }));
+      },
+      { maxBatch: 200, concurrency: 2 },
+    );
+    cartLoaders.set(connection, loader);
+  }
+  return loader;
+}
+
 export const cartActor: ActorDefinition<CartState, CartMessage> = {
   kind: CART,
   durable: false,
   store: {
     async load(manager: EntityManager, userId: string): Promise<CartState> {
-      // Every shopper's first hold activates their cart: a plain indexed query, no entity mapping.
-      const rows: Array<Record<string, string | number>> = await manager.query(
-        "SELECT id, deal_id, quantity, unit_price, currency, expires_at FROM holds WHERE user_id = ? AND status = 'active'",
-        [userId],
-      );
-      const holds: Record<string, HoldView> = {};
-      for (const h of rows) {
-        const id = String(h.id);
-        holds[id] = { id, dealId: String(h.deal_id), userId, quantity: Number(h.quantity), unitPrice: Number(h.unit_price), currency: String(h.currency), expiresAt: Number(h.expires_at) };
-      }
-      return { userId, holds };
+      return { userId, holds: await cartLoaderFor(manager).submit(userId) };
     },
     async save(): Promise<void> {
       throw new Error('the cart is derived state and saves nothing');

@@ -59,6 +59,8 @@ export class ActorSystem {
   private readonly outboxDone: string[] = [];
   private readonly intervals: NodeJS.Timeout[] = [];
   private stopping = false;
+  private readonly deadlines = new Set<{ at: number; expire(): void }>();
+  private readonly deadlineSweep: NodeJS.Timeout;
   private readonly counters = { batches: 0, messages: 0 };
   private readonly batchObservers: Array<(kind: string, size: number, turnMs: number) => void> = [];
 
@@ -68,6 +70,16 @@ export class ActorSystem {
     this.askTimeoutMs = options.askTimeoutMs ?? 10_000;
     this.idleMs = options.idleMs ?? 300_000;
     const clock = options.clock ?? Date.now;
+    this.deadlineSweep = setInterval(() => {
+      const now = clock();
+      for (const deadline of this.deadlines) {
+        if (deadline.at <= now) {
+          this.deadlines.delete(deadline);
+          deadline.expire();
+        }
+      }
+    }, 50);
+    this.deadlineSweep.unref();
     this.host = {
       db: options.db,
       placement: this.placement,
@@ -133,15 +145,25 @@ export class ActorSystem {
     if (!this.definitions.has(to.kind)) throw new ActorRuntimeError('UNKNOWN_KIND', `no actor kind "${to.kind}"`);
     const envelope: Envelope = { id: options.id ?? randomUUID(), to, message, durable: options.durable ?? false };
     const timeoutMs = options.timeoutMs ?? this.askTimeoutMs;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new ActorRuntimeError('UNAVAILABLE', `${addressKey(to)} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    const request = this.transport.request(envelope);
+    // One sweep for all deadlines instead of a timer per ask (three asks per hold on the hot path).
+    return new Promise<R>((resolve, reject) => {
+      const deadline = {
+        at: this.host.now() + timeoutMs,
+        expire: () => reject(new ActorRuntimeError('UNAVAILABLE', `${addressKey(to)} did not answer within ${timeoutMs} ms`)),
+      };
+      this.deadlines.add(deadline);
+      request.then(
+        (reply) => {
+          this.deadlines.delete(deadline);
+          resolve(reply as R);
+        },
+        (error) => {
+          this.deadlines.delete(deadline);
+          reject(error);
+        },
+      );
     });
-    try {
-      return (await Promise.race([this.transport.request(envelope), timeout])) as R;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /** Sends without waiting; a failure is logged. For derived state only (best effort). */
@@ -165,6 +187,7 @@ export class ActorSystem {
   async stop(graceMs = 5000): Promise<void> {
     this.stopping = true;
     for (const interval of this.intervals) clearInterval(interval);
+    clearInterval(this.deadlineSweep);
     const deadline = Date.now() + graceMs;
     while ([...this.activations.values()].some((a) => !a.idle) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
