@@ -14,6 +14,8 @@ export interface Pending {
   alarm?: string;
   /** The due time the fired reminder was armed for. */
   alarmAt?: number;
+  /** Handle in a batch of its own: it was in a batch whose commit the data refused. */
+  solo?: boolean;
 }
 
 /** What an activation needs from its actor system. */
@@ -141,12 +143,20 @@ export class Activation<S> {
         return;
       }
       while (this.queue.length > 0 && !this.closed) {
-        await this.runBatch(this.queue.splice(0, this.host.maxBatch));
+        await this.runBatch(this.nextBatch());
       }
     } finally {
       this.draining = false;
       this.lastActiveAt = this.host.now();
     }
+  }
+
+  /** Up to `maxBatch` queued messages; a `solo` message forms a batch alone. */
+  private nextBatch(): Pending[] {
+    if (this.queue[0].solo) return this.queue.splice(0, 1);
+    let end = 1;
+    while (end < this.queue.length && end < this.host.maxBatch && !this.queue[end].solo) end += 1;
+    return this.queue.splice(0, end);
   }
 
   private async runBatch(batch: Pending[]): Promise<void> {
@@ -241,6 +251,13 @@ export class Activation<S> {
         // Nothing of this batch happened. The in-memory state may now be behind the database
         // (or another activation owns it): fail the batch's callers and step down; the next
         // message activates the actor afresh from the database.
+        if (batch.length > 1 && refusedByData(error)) {
+          // One message's rows were refused (a duplicate key, say): so that it cannot fail the
+          // others, the fresh activation handles each message of this batch in a batch alone.
+          for (const pending of batch) pending.solo = true;
+          this.host.stepDown(this as Activation<unknown>, [...batch, ...this.close()], error, true);
+          return;
+        }
         const failure = error instanceof ActorRuntimeError ? error : new ActorRuntimeError('UNAVAILABLE', `${this.key}: commit failed`, { cause: error });
         for (const outcome of outcomes) outcome.pending.reject(failure);
         this.host.stepDown(this as Activation<unknown>, this.close(), error, true);
@@ -300,4 +317,17 @@ export class Activation<S> {
     if (timer) clearTimeout(timer);
     this.timers.delete(key);
   }
+}
+
+/**
+ * Whether a failed commit was refused because of the data (a constraint, a value too long), not
+ * because of the connection, a lock or fencing: then retrying its messages one by one isolates
+ * the bad one.
+ */
+function refusedByData(error: unknown): boolean {
+  if (error instanceof ActorRuntimeError) return false;
+  const e = error as { code?: string; driverError?: { code?: string } };
+  const code = e.driverError?.code ?? e.code ?? '';
+  if (code.startsWith('SQLITE_CONSTRAINT')) return true;
+  return code.startsWith('ER_') && !['ER_LOCK_WAIT_TIMEOUT', 'ER_LOCK_DEADLOCK', 'ER_CON_COUNT_ERROR', 'ER_SERVER_SHUTDOWN', 'ER_QUERY_INTERRUPTED'].includes(code);
 }

@@ -83,6 +83,25 @@ describe('ActorSystem (MariaDB)', () => {
     expect(await row(deal.id)).toMatchObject({ remaining_stock: 0, held_units: 10, status: 'sold_out' });
   });
 
+  it('isolates a message whose rows the database refuses: the others of its batch still commit', async () => {
+    const system = await node();
+    const deal = newDeal({ totalStock: 100 });
+    const address = { kind: 'deal', id: deal.id };
+    await system.ask(address, { type: 'create', now: Date.now(), deal });
+    const used = await system.ask<{ value: { id: string } }>(address, reserve('u0', 1));
+    await system.ask(address, { type: 'release', now: Date.now(), userId: 'u0', holdId: used.value.id });
+    // A reserve that reuses a hold id the database already has (a gone hold): its INSERT fails.
+    const poison = { ...reserve('u1', 1), holdId: used.value.id };
+    const outcomes = await Promise.allSettled([
+      ...Array.from({ length: 20 }, (_, i) => system.ask(address, reserve(`g${i}`, 1))),
+      system.ask(address, poison),
+      ...Array.from({ length: 20 }, (_, i) => system.ask(address, reserve(`h${i}`, 1))),
+    ]);
+    expect(outcomes.filter((o) => o.status === 'fulfilled' && (o.value as { ok: boolean }).ok)).toHaveLength(40);
+    expect(outcomes[20]).toMatchObject({ status: 'rejected', reason: { code: 'UNAVAILABLE' } });
+    expect(await row(deal.id)).toMatchObject({ remaining_stock: 60, held_units: 40 });
+  });
+
   it('answers a redelivered durable message from the inbox instead of applying it twice', async () => {
     const system = await node();
     const deal = newDeal();
