@@ -7,7 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config';
-import { seedDemoData } from './demo/seed';
+import { DEMO_ACCOUNTS, seedDemoData } from './demo/seed';
 import auth from './http/plugins/auth';
 import core from './http/plugins/core';
 import errors from './http/plugins/errors';
@@ -82,7 +82,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   if (config.demoData) {
     app.addHook('onReady', async () => {
       const seeded = await seedDemoData(app);
-      if (seeded) app.log.info({ deals: seeded.deals.length, seller: seeded.seller.email }, 'demo data seeded');
+      if (seeded) {
+        app.log.info(
+          { deals: seeded.deals.length },
+          `demo data seeded: log in as ${DEMO_ACCOUNTS.shopper.email} / ${DEMO_ACCOUNTS.shopper.password} (seller: ${DEMO_ACCOUNTS.seller.email} / ${DEMO_ACCOUNTS.seller.password}); the first sale opens in ${config.demoOpensInSeconds} s`,
+        );
+      }
     });
   }
   return app;

@@ -144,6 +144,12 @@ function loadOrCreateSecrets(dataDir: string): Secrets {
     jwtSecret: randomBytes(32).toString('base64url'),
     paymentWebhookSecret: randomBytes(32).toString('base64url'),
   };
-  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: 'wx' });
+  try {
+    writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: 'wx' });
+  } catch (error) {
+    // Another process (a second node, `npm run mint`) created it first: use theirs.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
+    throw error;
+  }
   return secrets;
 }

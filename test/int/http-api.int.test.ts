@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { bearer, makeDeal, makeUser, SHIPPING, startTestApp } from '../support/app';
 import { createTestDatabase, query } from '../support/services';
+import { waitFor } from '../support/wait';
 
 /** The HTTP contract on real MariaDB: accounts, deals, cart, orders, and every failure path named. */
 describe('HTTP API (MariaDB)', () => {
@@ -282,11 +283,3 @@ describe('HTTP API (MariaDB)', () => {
     expectProblem(await app.inject({ method: 'GET', url: '/api/nothing-here' }), 404, 'NOT_FOUND');
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

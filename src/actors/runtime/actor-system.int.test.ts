@@ -7,6 +7,7 @@ import { openDatabase } from '../../persistence/data-source';
 import { Database } from '../../persistence/database';
 import { createTestDatabase, query } from '../../../test/support/services';
 import { ActorSystem } from './actor-system';
+import { waitFor } from '../../../test/support/wait';
 
 /** The runtime against real MariaDB: group commit, fencing, inbox, outbox and durable reminders. */
 describe('ActorSystem (MariaDB)', () => {
@@ -144,11 +145,3 @@ describe('ActorSystem (MariaDB)', () => {
     expect(await row(deal.id)).toMatchObject({ remaining_stock: 3, held_units: 0, sold_units: 2 });
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
