@@ -18,6 +18,34 @@ export interface Pending {
   solo?: boolean;
 }
 
+/** A batch whose transitions have run, waiting to be committed and applied. */
+interface Prepared<S> {
+  batch: Pending[];
+  now: number;
+  before: S;
+  after: S;
+  started: number;
+  mustCommit: boolean;
+  outcomes: Array<{ pending: Pending; reply?: unknown; error?: unknown; remember: boolean }>;
+  persists: unknown[];
+  sends: ActorOutboxEntity[];
+  tells: Effect[];
+  publishes: Effect[];
+  timers: Array<{ name: string; at: number }>;
+  remindersSet: Map<string, number>;
+  remindersCleared: Set<string>;
+  inbox: Array<{ id: string; reply: unknown }>;
+  /** Settles once this batch's transaction holds the actor's row lock (or has failed). */
+  locked: Promise<void>;
+  onLocked(): void;
+}
+
+/** A batch on its way to the database: its outcome, and when it took the actor's row lock. */
+interface InFlight {
+  done: Promise<boolean>;
+  locked: Promise<void>;
+}
+
 /** What an activation needs from its actor system. */
 export interface ActivationHost {
   db: Database;
@@ -52,6 +80,12 @@ export class Activation<S> {
   private readonly reminders = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private handled = new Map<string, unknown>();
+  /** The state after every batch prepared so far (ahead of `state` while commits are in flight). */
+  private head!: S;
+  /** Reminders as of `head`. */
+  private readonly headReminders = new Map<string, number>();
+  /** Ids of durable messages in batches not yet applied. */
+  private readonly inFlightIds = new Set<string>();
   private readonly ready: Promise<void>;
 
   constructor(
@@ -109,10 +143,14 @@ export class Activation<S> {
         for (const [name, at] of await journal.loadReminders(manager, address)) this.reminders.set(name, at);
         this.handled = await journal.recentInbox(manager, address, now - this.host.inboxWindowMs);
       });
-      for (const [name, at] of this.reminders) this.arm(name, at, true);
+      for (const [name, at] of this.reminders) {
+        this.headReminders.set(name, at);
+        this.arm(name, at, true);
+      }
     } else {
       this.state = await db.read((manager) => def.store.load(manager, address.id, now));
     }
+    this.head = this.state;
   }
 
   /** Takes a fencing token for this activation (in `manager`'s transaction). */
@@ -133,8 +171,16 @@ export class Activation<S> {
     return false;
   }
 
+  /**
+   * The mailbox loop, with commits pipelined two deep: while batch N commits, batch N+1 is
+   * computed on N's resulting state and its transaction starts; it waits on the database for N's
+   * row lock, and before its own COMMIT for N's outcome. If N fails, N+1 rolls back and its
+   * messages go, unhandled, to the next activation. Replies and effects are carried out in batch
+   * order, each after its own commit.
+   */
   private async drain(): Promise<void> {
     this.draining = true;
+    let inFlight: InFlight | null = null;
     try {
       try {
         await this.ready;
@@ -142,13 +188,46 @@ export class Activation<S> {
         this.host.stepDown(this as Activation<unknown>, this.close(), error, false);
         return;
       }
-      while (this.queue.length > 0 && !this.closed) {
-        await this.runBatch(this.nextBatch());
+      for (;;) {
+        if (this.queue.length === 0 || this.closed) {
+          // Messages that arrive while the last commit is in flight are this loop's to handle.
+          if (!inFlight || this.closed) break;
+          const committed: boolean = await inFlight.done;
+          inFlight = null;
+          if (!committed) return;
+          continue;
+        }
+        const batch = this.nextBatch();
+        // No overlap for a redelivery of a message still in flight, or before the first claim.
+        if (inFlight && (this.fence === 0 || batch.some((p) => p.envelope.durable && this.inFlightIds.has(p.envelope.id)))) {
+          if (!(await inFlight.done)) return this.handBack(batch);
+          inFlight = null;
+        }
+        const prepared = this.prepare(batch);
+        if (!prepared.mustCommit) {
+          // Read-only: answered from state that includes every earlier batch, once that is durable.
+          if (inFlight && !(await inFlight.done)) return this.handBack(batch);
+          inFlight = null;
+          this.apply(prepared);
+          continue;
+        }
+        const previous: InFlight | null = inFlight;
+        inFlight = { done: this.commit(prepared, previous), locked: prepared.locked };
+        if (previous && !(await previous.done)) {
+          await inFlight.done;
+          return;
+        }
       }
+      if (inFlight) await inFlight.done;
     } finally {
       this.draining = false;
       this.lastActiveAt = this.host.now();
     }
+  }
+
+  /** Gives messages that were never handled to the next activation (this one has stepped down). */
+  private handBack(batch: Pending[]): void {
+    this.host.stepDown(this as Activation<unknown>, [...batch, ...this.close()], new ActorRuntimeError('UNAVAILABLE', 'an earlier batch failed'), true);
   }
 
   /** Up to `maxBatch` queued messages; a `solo` message forms a batch alone. */
@@ -159,129 +238,157 @@ export class Activation<S> {
     return this.queue.splice(0, end);
   }
 
-  private async runBatch(batch: Pending[]): Promise<void> {
-    const started = performance.now();
+  /** Runs the batch's transitions on the newest (maybe not yet committed) state. No I/O. */
+  private prepare(batch: Pending[]): Prepared<S> {
     const now = this.host.now();
     const { definition: def, address } = this;
-    const before = this.state;
+    const before = this.head;
     let state = before;
-    const outcomes: Array<{ pending: Pending; reply?: unknown; error?: unknown; remember: boolean }> = [];
-    const persists: unknown[] = [];
-    const sends: ActorOutboxEntity[] = [];
-    const tells: Effect[] = [];
-    const publishes: Effect[] = [];
-    const timers: Array<{ name: string; at: number }> = [];
-    const remindersSet = new Map<string, number>();
-    const remindersCleared = new Set<string>();
-    const inbox: Array<{ id: string; reply: unknown }> = [];
-
+    let onLocked = () => undefined as void;
+    const locked = new Promise<void>((resolve) => (onLocked = resolve));
+    const p: Prepared<S> = {
+      batch, now, before, after: before, started: performance.now(), mustCommit: false,
+      outcomes: [], persists: [], sends: [], tells: [], publishes: [], timers: [], remindersSet: new Map(), remindersCleared: new Set(), inbox: [],
+      locked, onLocked,
+    };
     for (const pending of batch) {
       const { envelope } = pending;
       if (envelope.durable && this.handled.has(envelope.id)) {
-        outcomes.push({ pending, reply: this.handled.get(envelope.id), remember: false });
+        p.outcomes.push({ pending, reply: this.handled.get(envelope.id), remember: false });
         continue;
       }
       if (pending.alarm !== undefined) {
         // Reminders are one-shot: a fired one is deleted in this commit unless the turn sets it again.
         // (A reminder set again since it was armed, earlier in this batch or before, is left alone.)
-        if (!remindersSet.has(pending.alarm) && this.reminders.get(pending.alarm) === pending.alarmAt) remindersCleared.add(pending.alarm);
+        if (!p.remindersSet.has(pending.alarm) && this.headReminders.get(pending.alarm) === pending.alarmAt) p.remindersCleared.add(pending.alarm);
       }
       let turn;
       try {
         turn = def.transition(state, envelope.message);
       } catch (error) {
         this.host.logger.error({ err: error, actor: this.key, message: envelope.message }, 'actor transition threw; message rejected, state unchanged');
-        outcomes.push({ pending, error: new ActorRuntimeError('ACTOR_FAILED', `${this.key} failed to handle a message`, { cause: error }), remember: false });
+        p.outcomes.push({ pending, error: new ActorRuntimeError('ACTOR_FAILED', `${this.key} failed to handle a message`, { cause: error }), remember: false });
         continue;
       }
       state = turn.state;
       for (const effect of turn.effects ?? []) {
         switch (effect.type) {
           case 'persist':
-            persists.push(effect.change);
+            p.persists.push(effect.change);
             break;
           case 'send':
-            sends.push({
-              id: randomUUID(),
-              fromKind: address.kind,
-              fromId: address.id,
-              toKind: effect.to.kind,
-              toId: effect.to.id,
-              message: JSON.stringify(effect.message),
-              createdAt: now,
-            });
+            p.sends.push({ id: randomUUID(), fromKind: address.kind, fromId: address.id, toKind: effect.to.kind, toId: effect.to.id, message: JSON.stringify(effect.message), createdAt: now });
             break;
           case 'tell':
-            tells.push(effect);
+            p.tells.push(effect);
             break;
           case 'publish':
-            publishes.push(effect);
+            p.publishes.push(effect);
             break;
           case 'remind':
             if (effect.at === null) {
-              remindersSet.delete(effect.name);
-              if (this.reminders.has(effect.name)) remindersCleared.add(effect.name);
+              p.remindersSet.delete(effect.name);
+              if (this.headReminders.has(effect.name)) p.remindersCleared.add(effect.name);
             } else {
-              remindersSet.set(effect.name, effect.at);
-              remindersCleared.delete(effect.name);
+              p.remindersSet.set(effect.name, effect.at);
+              p.remindersCleared.delete(effect.name);
             }
             break;
           case 'timer':
-            timers.push({ name: effect.name, at: effect.at });
+            p.timers.push({ name: effect.name, at: effect.at });
             break;
         }
       }
-      if (envelope.durable) inbox.push({ id: envelope.id, reply: turn.reply });
-      outcomes.push({ pending, reply: turn.reply, remember: envelope.durable });
+      if (envelope.durable) p.inbox.push({ id: envelope.id, reply: turn.reply });
+      p.outcomes.push({ pending, reply: turn.reply, remember: envelope.durable });
     }
+    p.after = state;
+    p.mustCommit = p.persists.length + p.sends.length + p.remindersSet.size + p.remindersCleared.size + p.inbox.length > 0;
+    if (p.mustCommit && !def.durable) throw new ActorRuntimeError('ACTOR_FAILED', `${address.kind} is not durable but asked for durable effects`);
+    this.head = state;
+    for (const name of p.remindersCleared) this.headReminders.delete(name);
+    for (const [name, at] of p.remindersSet) this.headReminders.set(name, at);
+    for (const { id } of p.inbox) this.inFlightIds.add(id);
+    return p;
+  }
 
-    const mustCommit = persists.length + sends.length + remindersSet.size + remindersCleared.size + inbox.length > 0;
-    if (mustCommit) {
-      if (!def.durable) throw new ActorRuntimeError('ACTOR_FAILED', `${address.kind} is not durable but asked for durable effects`);
-      try {
-        await this.host.db.transaction(async (manager) => {
-          if (this.fence === 0) await this.claim(manager, now);
-          await journal.checkFence(manager, address, this.fence, now);
-          if (persists.length > 0) await def.store.save(manager, address.id, persists, before, state, now);
-          if (remindersSet.size + remindersCleared.size > 0) await journal.saveReminders(manager, address, remindersSet, remindersCleared);
-          if (inbox.length > 0) await journal.recordInbox(manager, address, inbox, now);
-          if (sends.length > 0) await journal.writeOutbox(manager, sends);
-        });
-      } catch (error) {
-        // Nothing of this batch happened. The in-memory state may now be behind the database
-        // (or another activation owns it): fail the batch's callers and step down; the next
-        // message activates the actor afresh from the database.
-        if (batch.length > 1 && refusedByData(error)) {
-          // One message's rows were refused (a duplicate key, say): so that it cannot fail the
-          // others, the fresh activation handles each message of this batch in a batch alone.
-          for (const pending of batch) pending.solo = true;
-          this.host.stepDown(this as Activation<unknown>, [...batch, ...this.close()], error, true);
-          return;
+  /**
+   * Commits a prepared batch in one transaction, after `previous` (the batch before it) has
+   * committed. Resolves true once it is applied; false when it (or `previous`) failed, in which
+   * case its callers were answered or its messages handed on, and the activation stepped down.
+   */
+  private async commit(p: Prepared<S>, previous: InFlight | null): Promise<boolean> {
+    const { definition: def, address } = this;
+    let previousFailed = false;
+    try {
+      // Start only once the batch before holds the actor's row lock: this transaction then waits
+      // in the database until that one commits, and reads what it wrote. (Waiting before taking a
+      // pooled connection, so that waiting batches cannot hold every connection.)
+      if (previous) await previous.locked;
+      await this.host.db.transaction(async (manager) => {
+        if (this.fence === 0) await this.claim(manager, p.now);
+        try {
+          await journal.checkFence(manager, address, this.fence, p.now);
+        } finally {
+          p.onLocked();
         }
-        const failure = error instanceof ActorRuntimeError ? error : new ActorRuntimeError('UNAVAILABLE', `${this.key}: commit failed`, { cause: error });
-        for (const outcome of outcomes) outcome.pending.reject(failure);
-        this.host.stepDown(this as Activation<unknown>, this.close(), error, true);
-        return;
+        if (p.persists.length > 0) await def.store.save(manager, address.id, p.persists, p.before, p.after, p.now);
+        if (p.remindersSet.size + p.remindersCleared.size > 0) await journal.saveReminders(manager, address, p.remindersSet, p.remindersCleared);
+        if (p.inbox.length > 0) await journal.recordInbox(manager, address, p.inbox, p.now);
+        if (p.sends.length > 0) await journal.writeOutbox(manager, p.sends);
+        if (previous && !(await previous.done)) {
+          previousFailed = true;
+          throw new ActorRuntimeError('UNAVAILABLE', 'the batch before this one failed');
+        }
+      });
+    } catch (error) {
+      p.onLocked();
+      for (const { id } of p.inbox) this.inFlightIds.delete(id);
+      // Failing after the batch before failed (its own guard saw that batch's rows missing, say)
+      // is that batch's failure, not this one's.
+      if (previousFailed || (previous && !(await previous.done))) {
+        // Computed on a state that never became durable: nothing of it happened; hand it on.
+        this.host.stepDown(this as Activation<unknown>, p.batch, error, true);
+        return false;
       }
+      // Nothing of this batch happened. The in-memory state may now be behind the database
+      // (or another activation owns it): step down; the next activation loads afresh.
+      if (p.batch.length > 1 && refusedByData(error)) {
+        // One message's rows were refused (a duplicate key, say): so that it cannot fail the
+        // others, the fresh activation handles each message of this batch in a batch alone.
+        for (const pending of p.batch) pending.solo = true;
+        this.host.stepDown(this as Activation<unknown>, [...p.batch, ...this.close()], error, true);
+        return false;
+      }
+      const failure = error instanceof ActorRuntimeError ? error : new ActorRuntimeError('UNAVAILABLE', `${this.key}: commit failed`, { cause: error });
+      for (const outcome of p.outcomes) outcome.pending.reject(failure);
+      this.host.stepDown(this as Activation<unknown>, this.close(), error, true);
+      return false;
     }
+    this.apply(p);
+    return true;
+  }
 
-    this.state = state;
-    for (const outcome of outcomes) if (outcome.remember) this.remember(outcome.pending.envelope.id, outcome.reply);
-    for (const name of remindersCleared) {
+  /** After the batch is durable (or needed no commit): state, replies, timers, effects. */
+  private apply(p: Prepared<S>): void {
+    this.state = p.after;
+    for (const { id } of p.inbox) this.inFlightIds.delete(id);
+    for (const outcome of p.outcomes) if (outcome.remember) this.remember(outcome.pending.envelope.id, outcome.reply);
+    for (const name of p.remindersCleared) {
       this.reminders.delete(name);
       this.disarm(`r:${name}`);
     }
-    for (const [name, at] of remindersSet) {
+    for (const [name, at] of p.remindersSet) {
       this.reminders.set(name, at);
       this.arm(name, at, true);
     }
-    for (const { name, at } of timers) this.arm(name, at, false);
-    for (const outcome of outcomes) {
+    for (const { name, at } of p.timers) this.arm(name, at, false);
+    for (const outcome of p.outcomes) {
       if (outcome.error !== undefined) outcome.pending.reject(outcome.error);
       else outcome.pending.resolve(outcome.reply);
     }
-    this.host.afterCommit(address, { publishes, tells, sends });
-    this.host.observeBatch(address.kind, batch.length, performance.now() - started);
+    this.host.afterCommit(this.address, { publishes: p.publishes, tells: p.tells, sends: p.sends });
+    this.host.observeBatch(this.address.kind, p.batch.length, performance.now() - p.started);
   }
 
   private remember(id: string, reply: unknown): void {
