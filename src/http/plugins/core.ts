@@ -60,7 +60,9 @@ export default fp(
     });
     app.addHook('onClose', async () => {
       await actors.stop();
+      app.log.info('actor system stopped');
       await dataSource.destroy();
+      app.log.info('database closed');
     });
   },
   { name: 'core' },
