@@ -201,11 +201,11 @@ export class ActorSystem {
   }
 
   /** Hands an envelope to the local activation of its actor (activating it if needed). */
-  deliverLocal(envelope: Envelope, alarm?: { name: string; at: number }): Promise<unknown> {
+  deliverLocal(envelope: Envelope): Promise<unknown> {
     return new Promise((resolve, reject) => {
       const activation = this.activationFor(envelope.to);
       if (!activation) return reject(new ActorRuntimeError('UNKNOWN_KIND', `no actor kind "${envelope.to.kind}"`));
-      activation.enqueue({ envelope, resolve, reject, alarm: alarm?.name, alarmAt: alarm?.at });
+      activation.enqueue({ envelope, resolve, reject });
     });
   }
 
