@@ -182,6 +182,17 @@ describe('HTTP API (MariaDB)', () => {
       expectProblem(await app.inject({ method: 'GET', url: `/api/seller/deals/${deal.id}/sales`, headers: bearer(other.token) }), 403, 'FORBIDDEN');
     });
 
+    it('a cart that missed a notice from its deal is reloaded before a hold is called missing', async () => {
+      const buyer = await makeUser(app);
+      const deal = await makeDeal(app, seller.token);
+      const h = (await hold(buyer.token, { dealId: deal.id, quantity: 1 })).json().hold;
+      // Make the cart's derived state diverge from the holds table, as a lost notice would.
+      await app.actors.ask({ kind: 'cart', id: buyer.id }, { type: 'holdRemoved', holdId: h.id });
+      expect((await app.inject({ method: 'GET', url: '/api/cart', headers: bearer(buyer.token) })).json().holds).toEqual([]);
+      const order = await app.inject({ method: 'POST', url: '/api/orders', headers: keyed(buyer.token), payload: { holdIds: [h.id], shippingAddress: SHIPPING } });
+      expect(order.statusCode).toBe(201);
+    });
+
     it('cancel returns the units once; a second cancel changes nothing', async () => {
       const deal = await makeDeal(app, seller.token, { totalStock: 4 });
       const h = (await hold(shopper.token, { dealId: deal.id, quantity: 2 })).json().hold;

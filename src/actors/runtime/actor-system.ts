@@ -171,6 +171,20 @@ export class ActorSystem {
     this.ask(to, message).catch((err) => this.options.logger.debug({ err, to }, 'tell not delivered'));
   }
 
+  /**
+   * Drops the activation of an actor whose state is derived (a non-durable kind) so that the next
+   * message loads it afresh, e.g. when a cart may have missed a best-effort `tell`. A busy
+   * activation is left alone (its queued messages would be lost otherwise). Durable kinds never
+   * need it: their state is what they committed.
+   */
+  refresh(address: Address): void {
+    const key = addressKey(address);
+    const activation = this.activations.get(key);
+    if (!activation || activation.definition.durable || !activation.idle) return;
+    activation.close();
+    this.activations.delete(key);
+  }
+
   /** Live activations and mailbox depth per kind, and totals since start. */
   stats(): ActorSystemStats {
     const activations: Record<string, number> = {};

@@ -4,6 +4,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { HoldView } from '../../actors/deal/messages';
 import type { Result } from '../../actors/result';
 import { idempotentId } from '../plugins/idempotency';
+import { lookupHolds } from '../cart-lookup';
 import { HttpProblem, unwrap } from '../problem';
 import { CartSchema, HoldSchema, ProblemSchema, Schemas } from '../schemas';
 import { cartView, holdView } from '../views';
@@ -66,9 +67,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const userId = request.user.sub;
-      const { found } = unwrap(
-        await app.actors.ask<Result<{ found: HoldView[] }>>({ kind: 'cart', id: userId }, { type: 'lookup', now: Date.now(), holdIds: [request.params.holdId] }),
-      );
+      const { found } = await lookupHolds(app, userId, [request.params.holdId], Date.now());
       if (found.length === 0) throw new HttpProblem('NOT_FOUND', 'no such hold in your cart');
       unwrap(await app.actors.ask<Result<unknown>>({ kind: 'deal', id: found[0].dealId }, { type: 'release', now: Date.now(), userId, holdId: found[0].id }));
       reply.code(204);

@@ -6,6 +6,7 @@ import type { AttachedItem, HoldView } from '../../actors/deal/messages';
 import type { OrderRecord, PaymentStart } from '../../actors/order/order-actor';
 import type { Result } from '../../actors/result';
 import { OrderEntity, OrderItemEntity } from '../../persistence/entities/order.entity';
+import { lookupHolds } from '../cart-lookup';
 import { idempotentId } from '../plugins/idempotency';
 import { HttpProblem, unwrap } from '../problem';
 import { OrderSchema, PaymentSchema, ProblemSchema, Schemas, ShippingAddressSchema } from '../schemas';
@@ -47,9 +48,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const userId = request.user.sub;
       const now = Date.now();
-      const { found, missing } = unwrap(
-        await app.actors.ask<Result<{ found: HoldView[]; missing: string[] }>>({ kind: 'cart', id: userId }, { type: 'lookup', now, holdIds: request.body.holdIds }),
-      );
+      const { found, missing } = await lookupHolds(app, userId, request.body.holdIds, now);
       if (missing.length > 0) throw new HttpProblem('HOLD_EXPIRED', `hold ${missing.join(', ')} has expired or is not in your cart`);
 
       const orderId = idempotentId(request, 'order', uuidv7);
