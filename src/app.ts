@@ -12,6 +12,7 @@ import auth from './http/plugins/auth';
 import core from './http/plugins/core';
 import errors from './http/plugins/errors';
 import idempotency from './http/plugins/idempotency';
+import metrics from './http/plugins/metrics';
 import authRoutes from './http/routes/auth.route';
 import cartRoutes from './http/routes/cart.route';
 import dealRoutes from './http/routes/deals.route';
@@ -68,6 +69,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(auth, { config });
   await app.register(realtime);
   await app.register(idempotency);
+  await app.register(metrics);
 
   await app.register(healthRoutes);
   await app.register(authRoutes);

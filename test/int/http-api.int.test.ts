@@ -288,6 +288,34 @@ describe('HTTP API (MariaDB)', () => {
     }
   });
 
+  it('serves Prometheus metrics whose hold counter grows by exactly the holds made', async () => {
+    const holdsTotal = (text: string) =>
+      text
+        .split('\n')
+        .filter((line) => line.startsWith('dealrush_holds_total{') || line.startsWith('dealrush_holds_total '))
+        .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+    const scrape = async () => {
+      const res = await app.inject({ method: 'GET', url: '/metrics' });
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toMatch(/^text\/plain; version=0\.0\.4/);
+      // Every line is a comment (# HELP/# TYPE) or a sample: name{labels} value.
+      for (const line of res.body.split('\n').filter(Boolean)) {
+        expect(line).toMatch(/^(# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .*|[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? -?(\d+(\.\d+)?(e[+-]?\d+)?|NaN|\+Inf|-Inf))$/);
+      }
+      return res.body;
+    };
+    const before = holdsTotal(await scrape());
+    const buyer = await makeUser(app);
+    const deal = await makeDeal(app, seller.token, { perUserLimit: 5 });
+    for (let i = 0; i < 3; i++) expect((await hold(buyer.token, { dealId: deal.id, quantity: 1 })).statusCode).toBe(201);
+    expect((await hold(buyer.token, { dealId: deal.id, quantity: 0 })).statusCode).toBe(400);
+    const after = await scrape();
+    expect(holdsTotal(after) - before).toBe(3);
+    for (const name of ['dealrush_http_request_duration_seconds_bucket', 'dealrush_actor_batch_size_bucket', 'dealrush_actor_activations', 'dealrush_actor_mailbox_depth', 'dealrush_socket_connections', 'process_cpu_seconds_total']) {
+      expect(after).toContain(name);
+    }
+  });
+
   it('answers 5xx without internals and readiness with the database state', async () => {
     expect((await app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
     expect((await app.inject({ method: 'GET', url: '/health/ready' })).json()).toEqual({ status: 'ok', checks: { database: 'ok' } });

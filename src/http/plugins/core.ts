@@ -49,6 +49,7 @@ export default fp(
       new AutoApprovePaymentProvider(
         async ({ paymentId, orderId, approved }) => {
           await actors.ask({ kind: 'order', id: orderId }, { type: approved ? 'paymentSucceeded' : 'paymentFailed', now: Date.now(), paymentId });
+          app.metrics?.payments.inc({ outcome: approved ? 'approved' : 'declined' });
         },
         50,
         (err) => app.log.error({ err }, 'payment outcome not delivered to its order'),

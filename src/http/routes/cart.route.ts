@@ -42,6 +42,8 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
           { type: 'reserve', now: Date.now(), userId, holdId: idempotentId(request, 'hold', uuidv7), quantity, ttlMs: app.config.holdTtlSeconds * 1000 },
         ),
       );
+      app.metrics.holds.inc({ deal: dealId });
+      app.metrics.holdUnits.inc(hold.quantity);
       reply.code(201);
       return { hold: holdView(hold), cart: cartView(await cartOf(userId)) };
     },

@@ -77,6 +77,7 @@ const orderRoutes: FastifyPluginAsyncTypebox = async (app) => {
         throw error;
       }
       const order = await askOrder<OrderRecord>(orderId, { type: 'create', now, orderId, userId, items, shippingAddress: request.body.shippingAddress, expiresAt });
+      app.metrics.orders.inc();
       reply.code(201);
       return orderView(order);
     },
