@@ -33,26 +33,20 @@ export default fp(
       http.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
     });
 
-    new Gauge({
-      name: 'dealrush_actor_activations',
-      help: 'Live actor activations by kind',
-      labelNames: ['kind'] as const,
-      registers: [register],
-      collect() {
-        this.reset();
-        for (const [kind, n] of Object.entries(app.actors.stats().activations)) this.set({ kind }, n);
-      },
-    });
-    new Gauge({
-      name: 'dealrush_actor_mailbox_depth',
-      help: 'Messages waiting in actor mailboxes by kind',
-      labelNames: ['kind'] as const,
-      registers: [register],
-      collect() {
-        this.reset();
-        for (const [kind, n] of Object.entries(app.actors.stats().mailboxDepth)) this.set({ kind }, n);
-      },
-    });
+    /** A gauge by actor kind, read from the actor system when scraped. */
+    const perKind = (name: string, help: string, read: () => Record<string, number>) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['kind'] as const,
+        registers: [register],
+        collect() {
+          this.reset();
+          for (const [kind, n] of Object.entries(read())) this.set({ kind }, n);
+        },
+      });
+    perKind('dealrush_actor_activations', 'Live actor activations by kind', () => app.actors.stats().activations);
+    perKind('dealrush_actor_mailbox_depth', 'Messages waiting in actor mailboxes by kind', () => app.actors.stats().mailboxDepth);
     const batchSize = new Histogram({
       name: 'dealrush_actor_batch_size',
       help: 'Messages handled per committed batch (group commit) by kind',
