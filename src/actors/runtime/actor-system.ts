@@ -255,7 +255,7 @@ export class ActorSystem {
     }
   }
 
-  private afterCommit(from: Address, effects: { publishes: Effect[]; tells: Effect[]; sends: ActorOutboxEntity[] }): void {
+  private afterCommit(_from: Address, effects: { publishes: Effect[]; tells: Effect[]; sends: ActorOutboxEntity[] }): void {
     for (const effect of effects.publishes) {
       if (effect.type !== 'publish') continue;
       for (const sink of this.sinks) {

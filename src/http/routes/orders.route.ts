@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Brackets } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
-import type { AttachedItem, HoldView } from '../../actors/deal/messages';
+import type { AttachedItem } from '../../actors/deal/messages';
 import type { OrderRecord, PaymentStart } from '../../actors/order/order-actor';
 import type { Result } from '../../actors/result';
 import { OrderEntity, OrderItemEntity } from '../../persistence/entities/order.entity';
