@@ -8,16 +8,21 @@ import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastif
 import { randomUUID } from 'node:crypto';
 import type { Config } from './config';
 import { DEMO_ACCOUNTS, seedDemoData } from './demo/seed';
+import { ensureAdmin } from './accounts/accounts';
 import auth from './http/plugins/auth';
 import core from './http/plugins/core';
 import errors from './http/plugins/errors';
 import idempotency from './http/plugins/idempotency';
 import metrics from './http/plugins/metrics';
+import rateLimits from './http/plugins/rate-limits';
+import security from './http/plugins/security';
+import adminUserRoutes from './http/routes/admin-users.route';
 import authRoutes from './http/routes/auth.route';
 import cartRoutes from './http/routes/cart.route';
 import dealRoutes from './http/routes/deals.route';
 import healthRoutes from './http/routes/health.route';
 import orderRoutes from './http/routes/orders.route';
+import sellerOnboardingRoutes from './http/routes/seller-onboarding.route';
 import realtime from './realtime/socket-server';
 
 export interface BuildOptions {
@@ -42,7 +47,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     } as const);
   const app = Fastify({
     logger,
-    bodyLimit: 64 * 1024,
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
@@ -57,6 +63,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   const spa = config.serveClient && existsSync(join(clientDist, 'index.html'));
   await app.register(errors, { spaIndex: spa });
+  await app.register(security, { config });
   await app.register(swagger, {
     openapi: {
       info: { title: 'Dealrush API', version: '1.0.0', description: 'Flash-sale commerce server: deals, waiting room, cart, orders, payment. Wire contract v1.' },
@@ -67,6 +74,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(core, { config });
   await app.register(auth, { config });
+  await app.register(rateLimits, { config });
   await app.register(realtime);
   await app.register(idempotency);
   await app.register(metrics);
@@ -76,9 +84,19 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(dealRoutes);
   await app.register(cartRoutes);
   await app.register(orderRoutes);
+  await app.register(sellerOnboardingRoutes);
+  await app.register(adminUserRoutes);
 
   if (spa) {
     await app.register(fastifyStatic, { root: clientDist, wildcard: false, index: ['index.html'] });
+  }
+
+  if (config.admin) {
+    const admin = config.admin;
+    app.addHook('onReady', async () => {
+      const { outcome, user } = await ensureAdmin(app.db, admin);
+      if (outcome !== 'unchanged') app.log.info({ userId: user.id, email: user.email }, `admin account ${outcome} from ADMIN_EMAIL`);
+    });
   }
 
   if (config.demoData) {

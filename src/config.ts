@@ -43,6 +43,34 @@ const EnvSchema = Type.Object({
   STOCK_PUBLISH_INTERVAL_MS: Type.Integer({ minimum: 0, maximum: 10000, default: 100 }),
   /** Serve the built client from client/dist at `/` (off for API-only nodes). */
   SERVE_CLIENT: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
+  /**
+   * Which proxies to believe about the client's address (`X-Forwarded-For`): unset or `0` none
+   * (the socket's address is the client's), a number of hops, or a comma-separated list of
+   * addresses/CIDRs (e.g. `127.0.0.1,10.0.0.0/8`). Rate limits per address depend on it.
+   */
+  TRUST_PROXY: Type.Optional(Type.String({ pattern: '^(\\d{1,2}|[0-9a-fA-F:.,/ ]+)$' })),
+  /** Origins allowed to call the API from a browser (CORS), comma-separated; unset: same origin only. */
+  CORS_ORIGINS: Type.Optional(Type.String({ pattern: '^(\\*|https?://[^,\\s]+(,\\s*https?://[^,\\s]+)*)$' })),
+  /** Largest accepted request body, bytes (larger: 413). */
+  BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024, maximum: 10_485_760, default: 65_536 }),
+  /** Failed logins in a row (within LOGIN_LOCKOUT_SECONDS of each other) that lock an account. */
+  LOGIN_MAX_FAILURES: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+  /** How long a locked account stays locked; it unlocks by itself afterwards. */
+  LOGIN_LOCKOUT_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 900 }),
+  /** The first admin: created at start when no account has this email (or given the admin role if one has). */
+  ADMIN_EMAIL: Type.Optional(Type.String({ pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$', maxLength: 254 })),
+  ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 10, maxLength: 128 })),
+  /** How often a node re-reads suspended accounts (other nodes' suspensions reach it within this). */
+  SUSPENSION_SYNC_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 5 }),
+  /** The window of every rate limit below; each limit is a request count per window, 0 = off. */
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
+  RATE_LIMIT_SIGNUP_PER_ADDRESS: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 20 }),
+  RATE_LIMIT_LOGIN_PER_ADDRESS: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 60 }),
+  RATE_LIMIT_LOGIN_PER_ACCOUNT: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 20 }),
+  RATE_LIMIT_QUEUE_JOIN_PER_USER: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 60 }),
+  RATE_LIMIT_QUEUE_JOIN_PER_ADDRESS: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 6000 }),
+  RATE_LIMIT_HOLDS_PER_USER: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 120 }),
+  RATE_LIMIT_HOLDS_PER_ADDRESS: Type.Integer({ minimum: 0, maximum: 10_000_000, default: 6000 }),
 });
 
 type Env = Static<typeof EnvSchema>;
@@ -69,6 +97,27 @@ export interface Config {
   dbPoolSize: number;
   stockPublishIntervalMs: number;
   serveClient: boolean;
+  /** fastify's `trustProxy`: false, a hop count (as a function), or addresses/CIDRs. */
+  trustProxy: boolean | string | ((address: string, hop: number) => boolean);
+  /** Allowed CORS origins; empty: no cross-origin access; `['*']`: any. */
+  corsOrigins: string[];
+  bodyLimitBytes: number;
+  loginMaxFailures: number;
+  loginLockoutSeconds: number;
+  /** The first admin's account, or null. */
+  admin: { email: string; password: string } | null;
+  suspensionSyncSeconds: number;
+  /** Requests per `windowSeconds`; 0 turns a limit off. */
+  rateLimits: {
+    windowSeconds: number;
+    signupPerAddress: number;
+    loginPerAddress: number;
+    loginPerAccount: number;
+    queueJoinPerUser: number;
+    queueJoinPerAddress: number;
+    holdsPerUser: number;
+    holdsPerAddress: number;
+  };
 }
 
 /** Thrown when the environment does not fit the schema; the message names the variable. */
@@ -102,6 +151,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(`${name}: ${firstError.message} (got ${JSON.stringify(env[name] ?? null)})`);
   }
   const e = withDefaults;
+  if (Boolean(e.ADMIN_EMAIL) !== Boolean(e.ADMIN_PASSWORD)) {
+    const missing = e.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL';
+    throw new ConfigError(`${missing}: ADMIN_EMAIL and ADMIN_PASSWORD are set together (got ${JSON.stringify(env[missing] ?? null)})`);
+  }
   const dataDir = resolve(e.DATA_DIR);
   const secrets = loadOrCreateSecrets(dataDir);
   const database: Config['database'] = e.DATABASE_URL
@@ -128,7 +181,34 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolSize: e.DB_POOL_SIZE,
     stockPublishIntervalMs: e.STOCK_PUBLISH_INTERVAL_MS,
     serveClient: e.SERVE_CLIENT === '1',
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/+$/, '')) : [],
+    bodyLimitBytes: e.BODY_LIMIT_BYTES,
+    loginMaxFailures: e.LOGIN_MAX_FAILURES,
+    loginLockoutSeconds: e.LOGIN_LOCKOUT_SECONDS,
+    admin: e.ADMIN_EMAIL && e.ADMIN_PASSWORD ? { email: e.ADMIN_EMAIL, password: e.ADMIN_PASSWORD } : null,
+    suspensionSyncSeconds: e.SUSPENSION_SYNC_SECONDS,
+    rateLimits: {
+      windowSeconds: e.RATE_LIMIT_WINDOW_SECONDS,
+      signupPerAddress: e.RATE_LIMIT_SIGNUP_PER_ADDRESS,
+      loginPerAddress: e.RATE_LIMIT_LOGIN_PER_ADDRESS,
+      loginPerAccount: e.RATE_LIMIT_LOGIN_PER_ACCOUNT,
+      queueJoinPerUser: e.RATE_LIMIT_QUEUE_JOIN_PER_USER,
+      queueJoinPerAddress: e.RATE_LIMIT_QUEUE_JOIN_PER_ADDRESS,
+      holdsPerUser: e.RATE_LIMIT_HOLDS_PER_USER,
+      holdsPerAddress: e.RATE_LIMIT_HOLDS_PER_ADDRESS,
+    },
   };
+}
+
+/** `TRUST_PROXY` as fastify's `trustProxy`: `0`/unset off, `N` hops, else the address list. */
+function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
+  if (!value || value === '0') return false;
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    return (_address, hop) => hop < hops;
+  }
+  return value.split(',').map((a) => a.trim()).filter(Boolean).join(',');
 }
 
 interface Secrets {

@@ -48,7 +48,10 @@ async function main(): Promise<void> {
   for (let offset = 0; offset < count; offset += 500) {
     const rows: UserEntity[] = [];
     for (let i = offset; i < Math.min(count, offset + 500); i++) {
-      rows.push({ id: uuidv7(), email: `${role}-${runId}-${i}@mint.dealrush.test`, passwordHash, name: `${role} ${i}`, roles: roles.join(','), createdAt: now });
+      rows.push({
+        id: uuidv7(), email: `${role}-${runId}-${i}@mint.dealrush.test`, passwordHash, name: `${role} ${i}`, roles: roles.join(','), createdAt: now,
+        status: 'active', suspendedAt: null, failedLogins: 0, lastFailedLoginAt: null, lockedUntil: null, defaultShippingAddress: null,
+      });
     }
     await dataSource.createQueryBuilder().insert().into(UserEntity).values(rows).execute();
     for (const row of rows) out.write(`${JSON.stringify({ userId: row.id, email: row.email, accessToken: sign(row.id, roles) })}\n`);

@@ -11,12 +11,15 @@ import { RefreshTokenEntity, UserEntity } from './entities/user.entity';
 import { InitialSchema1763700000000 } from './migrations/1763700000000-initial-schema';
 import { IdempotencyKeys1763700000001 } from './migrations/1763700000001-idempotency-keys';
 import { IdempotencyKeyEntity } from './entities/idempotency-key.entity';
+import { SellerApplicationEntity } from './entities/seller-application.entity';
+import { AccountSecurity1763700000003 } from './migrations/1763700000003-account-security';
 
 export const entities = [
   UserEntity, RefreshTokenEntity, DealEntity, HoldEntity, OrderEntity, OrderItemEntity, PaymentEntity,
   ActorStateEntity, ActorReminderEntity, ActorInboxEntity, ActorOutboxEntity, IdempotencyKeyEntity,
+  SellerApplicationEntity,
 ];
-export const migrations = [InitialSchema1763700000000, IdempotencyKeys1763700000001];
+export const migrations = [InitialSchema1763700000000, IdempotencyKeys1763700000001, AccountSecurity1763700000003];
 
 /**
  * Builds the one DataSource of a process: MariaDB through mysql2 when `config.database.type` is

@@ -42,6 +42,7 @@ export default fp(
         if (typeof auth.token !== 'string' || auth.token === '') throw new Error('empty token');
         const claims = app.jwt.verify<AccessClaims>(auth.token);
         if (claims.typ !== 'access') throw new Error('not an access token');
+        if (app.suspensions.has(claims.sub)) throw new Error('the account is suspended');
         socket.data = { userId: claims.sub, roles: claims.roles };
         next();
       } catch {

@@ -6,6 +6,7 @@ import { buildApp } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config';
 import type { Role } from '../../src/http/schemas';
 import { createUser } from '../../src/accounts/accounts';
+import { UNTHROTTLED } from './limits';
 
 /** The configuration of a test server on `databaseUrl`, with overrides from `env`. */
 export function testConfig(databaseUrl: string, env: Record<string, string> = {}): Config {
@@ -16,6 +17,7 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     SERVE_CLIENT: '0',
     LOG_LEVEL: 'silent',
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123',
+    ...UNTHROTTLED,
     ...env,
   });
 }

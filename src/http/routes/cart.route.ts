@@ -23,7 +23,7 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/cart/items',
     {
       onRequest: [app.authenticate],
-      config: { idempotency: 'required' },
+      config: { idempotency: 'required', limits: 'hold' },
       schema: {
         tags: ['cart'],
         summary: 'Hold units of a deal (they leave the available stock at once, until the hold expires). Needs an Idempotency-Key.',

@@ -1,7 +1,14 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
-import { bigintNumber } from '../columns';
+import { bigintNumber, jsonText } from '../columns';
 
-/** An account. `roles` is a comma-separated subset of `shopper,seller,admin`. */
+export type AccountStatus = 'active' | 'suspended';
+
+/**
+ * An account. `roles` is a comma-separated subset of `shopper,seller,admin` (`seller` only once an
+ * admin approved the seller application, or given by `npm run mint`/`npm run admin`). A
+ * `suspended` account's tokens are refused at once and it cannot log in. `failedLogins` counts
+ * wrong passwords in a row; reaching `LOGIN_MAX_FAILURES` sets `lockedUntil`.
+ */
 @Entity('users')
 export class UserEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 })
@@ -22,6 +29,26 @@ export class UserEntity {
 
   @Column({ name: 'created_at', type: 'bigint', transformer: bigintNumber })
   createdAt: number;
+
+  @Index('ix_users_status')
+  @Column({ type: 'varchar', length: 16, default: 'active' })
+  status: AccountStatus;
+
+  @Column({ name: 'suspended_at', type: 'bigint', nullable: true, transformer: bigintNumber })
+  suspendedAt: number | null;
+
+  @Column({ name: 'failed_logins', type: 'int', default: 0 })
+  failedLogins: number;
+
+  @Column({ name: 'last_failed_login_at', type: 'bigint', nullable: true, transformer: bigintNumber })
+  lastFailedLoginAt: number | null;
+
+  @Column({ name: 'locked_until', type: 'bigint', nullable: true, transformer: bigintNumber })
+  lockedUntil: number | null;
+
+  /** A `ShippingAddress` (schemas.ts) as JSON, or null. */
+  @Column({ name: 'default_shipping_address', type: 'text', nullable: true, transformer: jsonText })
+  defaultShippingAddress: Record<string, string> | null;
 }
 
 /**
