@@ -28,8 +28,29 @@ describe('loadConfig', () => {
     ['DEMO_DATA', 'yes'],
     ['JWT_SECRET', 'short'],
     ['LOG_LEVEL', 'loud'],
+    ['TRUST_PROXY', 'yes please'],
+    ['CORS_ORIGINS', 'shop.example'],
+    ['RATE_LIMIT_HOLDS_PER_USER', '-1'],
+    ['BODY_LIMIT_BYTES', '10'],
+    ['ADMIN_EMAIL', 'not-an-email'],
   ])('stops on a bad %s (%s), naming the variable', (name, value) => {
     expect(() => loadConfig({ DATA_DIR: dataDir(), [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ DATA_DIR: dataDir(), [name]: value })).toThrow(new RegExp(`^${name}:`));
+  });
+
+  it('reads the security settings: trusted proxies, CORS origins, rate limits, the first admin', () => {
+    const defaults = loadConfig({ DATA_DIR: dataDir() });
+    expect(defaults).toMatchObject({ trustProxy: false, corsOrigins: [], bodyLimitBytes: 65536, admin: null, loginMaxFailures: 5, loginLockoutSeconds: 900 });
+    expect(defaults.rateLimits).toEqual({ windowSeconds: 60, signupPerAddress: 20, loginPerAddress: 60, loginPerAccount: 20, queueJoinPerUser: 60, queueJoinPerAddress: 6000, holdsPerUser: 120, holdsPerAddress: 6000 });
+    const set = loadConfig({
+      DATA_DIR: dataDir(), TRUST_PROXY: '127.0.0.1, 10.0.0.0/8', CORS_ORIGINS: 'https://shop.example/,https://admin.example', RATE_LIMIT_HOLDS_PER_ADDRESS: '0',
+      ADMIN_EMAIL: 'root@example.com', ADMIN_PASSWORD: 'a long admin passphrase',
+    });
+    expect(set).toMatchObject({ trustProxy: '127.0.0.1,10.0.0.0/8', corsOrigins: ['https://shop.example', 'https://admin.example'], admin: { email: 'root@example.com', password: 'a long admin passphrase' } });
+    expect(set.rateLimits.holdsPerAddress).toBe(0);
+    const hops = loadConfig({ DATA_DIR: dataDir(), TRUST_PROXY: '2' }).trustProxy as (address: string, hop: number) => boolean;
+    expect([hops('x', 0), hops('x', 1), hops('x', 2)]).toEqual([true, true, false]);
+    expect(loadConfig({ DATA_DIR: dataDir(), TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(() => loadConfig({ DATA_DIR: dataDir(), ADMIN_EMAIL: 'root@example.com' })).toThrow(/^ADMIN_PASSWORD:/);
   });
 });

@@ -172,6 +172,7 @@ export async function ensureAdmin(db: Database, input: { email: string; password
     return { outcome: before.includes('admin') ? 'unchanged' : 'promoted', user: { ...toUser(existing), roles: roles ?? before } };
   }
   const name = input.name?.trim() || 'Administrator';
+  if (!input.password) throw new Error('a new admin account needs a password: set ADMIN_PASSWORD');
   const weak = passwordProblem(input.password, email, name);
   if (weak) throw new Error(`the admin password is too weak: ${weak}`);
   const row = await createUser(db, { email, password: input.password, name, roles: ['shopper', 'admin'] }, now);
