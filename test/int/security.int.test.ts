@@ -462,3 +462,41 @@ describe('accounts, roles and security (MariaDB)', () => {
     });
   });
 });
+
+/** The rate-limit counters in Redis: shared by every node, and failing open when Redis is down. */
+describe('rate limits in Redis', () => {
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  const apps: FastifyInstance[] = [];
+  beforeAll(async () => {
+    db = await createTestDatabase('rl');
+  });
+  afterAll(async () => {
+    for (const app of apps) await app.close();
+    await db?.drop();
+  });
+  const start = async (env: Record<string, string>) => {
+    const app = await startTestApp(db.url, { RATE_LIMIT_SIGNUP_PER_ADDRESS: '2', ...env });
+    apps.push(app);
+    return app;
+  };
+  // A fresh client address per run: counters of an earlier run may still be in Redis.
+  const client = `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+  const signup = (app: FastifyInstance) =>
+    app.inject({ method: 'POST', url: '/api/auth/signup', remoteAddress: client, payload: { email: `r${Date.now()}-${Math.random()}@rl.dealrush.test`, password: PASSWORD, name: 'R' } });
+
+  it('two nodes share one counter', async () => {
+    const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const [a, b] = [await start({ REDIS_URL: redisUrl }), await start({ REDIS_URL: redisUrl })];
+    expect((await signup(a)).statusCode).toBe(201);
+    expect((await signup(b)).statusCode).toBe(201);
+    const refused = await signup(a);
+    expect(refused.statusCode).toBe(429);
+    expect(refused.json().code).toBe('RATE_LIMITED');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+  });
+
+  it('Redis down: the limits fail open (requests go through)', async () => {
+    const app = await start({ REDIS_URL: 'redis://127.0.0.1:1' });
+    for (let i = 0; i < 4; i++) expect((await signup(app)).statusCode).toBe(201);
+  });
+});
