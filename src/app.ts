@@ -23,6 +23,7 @@ import dealRoutes from './http/routes/deals.route';
 import healthRoutes from './http/routes/health.route';
 import orderRoutes from './http/routes/orders.route';
 import sellerOnboardingRoutes from './http/routes/seller-onboarding.route';
+import queueRoutes from './http/routes/queue.route';
 import realtime from './realtime/socket-server';
 
 export interface BuildOptions {
@@ -86,6 +87,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(orderRoutes);
   await app.register(sellerOnboardingRoutes);
   await app.register(adminUserRoutes);
+  await app.register(queueRoutes);
 
   if (spa) {
     await app.register(fastifyStatic, { root: clientDist, wildcard: false, index: ['index.html'] });

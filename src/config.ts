@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -41,6 +41,14 @@ const EnvSchema = Type.Object({
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
   /** Fewest milliseconds between two `deal:stock` events of one deal (coalescing). */
   STOCK_PUBLISH_INTERVAL_MS: Type.Integer({ minimum: 0, maximum: 10000, default: 100 }),
+  /** Ms between two waiting-room admission ticks (each broadcasts one `queue:progress`). */
+  QUEUE_TICK_MS: Type.Integer({ minimum: 50, maximum: 1000, default: 1000 }),
+  /** A waiting shopper with no socket and no poll for this long is skipped when reached. */
+  QUEUE_GONE_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 60 }),
+  /** How long an admission from the waiting room lasts (its token expires with it). */
+  ADMISSION_TTL_SECONDS: Type.Integer({ minimum: 10, maximum: 86400, default: 600 }),
+  /** Ed25519 private key (PKCS#8 PEM) signing admission tokens; every node needs the same one. Embedded default: generated once. */
+  ADMISSION_PRIVATE_KEY: Type.Optional(Type.String({ pattern: 'BEGIN PRIVATE KEY' })),
   /** Serve the built client from client/dist at `/` (off for API-only nodes). */
   SERVE_CLIENT: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
   /**
@@ -96,6 +104,11 @@ export interface Config {
   actorMaxBatch: number;
   dbPoolSize: number;
   stockPublishIntervalMs: number;
+  queueTickMs: number;
+  queueGoneAfterSeconds: number;
+  admissionTtlSeconds: number;
+  /** PKCS#8 PEM of the Ed25519 key that signs admission tokens. */
+  admissionPrivateKey: string;
   serveClient: boolean;
   /** fastify's `trustProxy`: false, a hop count (as a function), or addresses/CIDRs. */
   trustProxy: boolean | string | ((address: string, hop: number) => boolean);
@@ -180,6 +193,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     actorMaxBatch: e.ACTOR_MAX_BATCH,
     dbPoolSize: e.DB_POOL_SIZE,
     stockPublishIntervalMs: e.STOCK_PUBLISH_INTERVAL_MS,
+    queueTickMs: e.QUEUE_TICK_MS,
+    queueGoneAfterSeconds: e.QUEUE_GONE_AFTER_SECONDS,
+    admissionTtlSeconds: e.ADMISSION_TTL_SECONDS,
+    admissionPrivateKey: e.ADMISSION_PRIVATE_KEY ?? secrets.admissionPrivateKey,
     serveClient: e.SERVE_CLIENT === '1',
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     corsOrigins: e.CORS_ORIGINS ? e.CORS_ORIGINS.split(',').map((o) => o.trim().replace(/\/+$/, '')) : [],
@@ -214,15 +231,28 @@ function parseTrustProxy(value: string | undefined): Config['trustProxy'] {
 interface Secrets {
   jwtSecret: string;
   paymentWebhookSecret: string;
+  /** PKCS#8 PEM, Ed25519 (added later: older files get it on first read). */
+  admissionPrivateKey: string;
 }
+
+const newAdmissionKey = (): string => generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
 function loadOrCreateSecrets(dataDir: string): Secrets {
   const file = join(dataDir, 'secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
+  if (existsSync(file)) {
+    const secrets = JSON.parse(readFileSync(file, 'utf8')) as Partial<Secrets>;
+    if (secrets.admissionPrivateKey) return secrets as Secrets;
+    // A file from before admission tokens: add the key (write-then-rename, then read back what won).
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ ...secrets, admissionPrivateKey: newAdmissionKey() }, null, 2), { mode: 0o600 });
+    renameSync(tmp, file);
+    return JSON.parse(readFileSync(file, 'utf8')) as Secrets;
+  }
   mkdirSync(dataDir, { recursive: true });
   const secrets: Secrets = {
     jwtSecret: randomBytes(32).toString('base64url'),
     paymentWebhookSecret: randomBytes(32).toString('base64url'),
+    admissionPrivateKey: newAdmissionKey(),
   };
   try {
     writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600, flag: 'wx' });

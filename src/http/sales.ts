@@ -11,7 +11,7 @@ import type { Sales } from './schemas';
  * @throws HttpProblem NOT_FOUND for an unknown deal, or another seller's deal unless `isAdmin`.
  */
 export async function salesOf(app: FastifyInstance, dealId: string, userId: string, isAdmin: boolean): Promise<Sales> {
-  const { deal } = unwrap(await app.actors.ask<Result<{ deal: DealRecord }>>({ kind: 'deal', id: dealId }, { type: 'snapshot', now: Date.now() }));
+  const { deal, queue } = unwrap(await app.actors.ask<Result<{ deal: DealRecord; queue: { waiting: number; admitted: number } }>>({ kind: 'deal', id: dealId }, { type: 'snapshot', now: Date.now() }));
   if (!isAdmin && deal.sellerId !== userId) throw new HttpProblem('NOT_FOUND', 'no such deal among yours');
   const totals = await app.db.read((m) =>
     m
@@ -30,7 +30,7 @@ export async function salesOf(app: FastifyInstance, dealId: string, userId: stri
     revenue: Number(totals?.revenue ?? 0),
     currency: deal.currency,
     orders: Number(totals?.orders ?? 0),
-    waiting: 0,
-    admitted: 0,
+    waiting: queue.waiting,
+    admitted: queue.admitted,
   };
 }

@@ -44,6 +44,8 @@ export const WaitingRoomSchema = Type.Object({
   enabled: Type.Boolean(),
   admissionPerMinute: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
   maxActive: Type.Integer({ minimum: 1, maximum: 1_000_000 }),
+  /** Admission stopped by an admin (tickets are still taken). */
+  paused: Type.Optional(Type.Boolean()),
 });
 export type WaitingRoom = Static<typeof WaitingRoomSchema>;
 
@@ -74,7 +76,8 @@ export const TicketSchema = Type.Object(
     dealId: Id,
     status: Type.Union(['prequeue', 'waiting', 'admitted', 'expired'].map((s) => Type.Literal(s))),
     seq: Nullable(Type.Integer()),
-    position: Type.Integer(),
+    /** Tickets ahead; 0 once admitted; null in the pre-queue (the order is drawn at the start). */
+    position: Nullable(Type.Integer()),
     etaSeconds: Nullable(Type.Number()),
     admission: Nullable(Type.Object({ token: Type.String(), expiresAt: IsoTime })),
   },

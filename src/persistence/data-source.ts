@@ -10,6 +10,8 @@ import { OrderEntity, OrderItemEntity, PaymentEntity } from './entities/order.en
 import { RefreshTokenEntity, UserEntity } from './entities/user.entity';
 import { InitialSchema1763700000000 } from './migrations/1763700000000-initial-schema';
 import { IdempotencyKeys1763700000001 } from './migrations/1763700000001-idempotency-keys';
+import { WaitingRoom1763700000002 } from './migrations/1763700000002-waiting-room';
+import { TicketEntity } from './entities/ticket.entity';
 import { IdempotencyKeyEntity } from './entities/idempotency-key.entity';
 import { SellerApplicationEntity } from './entities/seller-application.entity';
 import { AccountSecurity1763700000003 } from './migrations/1763700000003-account-security';
@@ -17,9 +19,9 @@ import { AccountSecurity1763700000003 } from './migrations/1763700000003-account
 export const entities = [
   UserEntity, RefreshTokenEntity, DealEntity, HoldEntity, OrderEntity, OrderItemEntity, PaymentEntity,
   ActorStateEntity, ActorReminderEntity, ActorInboxEntity, ActorOutboxEntity, IdempotencyKeyEntity,
-  SellerApplicationEntity,
+  SellerApplicationEntity, TicketEntity,
 ];
-export const migrations = [InitialSchema1763700000000, IdempotencyKeys1763700000001, AccountSecurity1763700000003];
+export const migrations = [InitialSchema1763700000000, IdempotencyKeys1763700000001, WaitingRoom1763700000002, AccountSecurity1763700000003];
 
 /**
  * Builds the one DataSource of a process: MariaDB through mysql2 when `config.database.type` is

@@ -48,10 +48,28 @@ export interface QueueProgressEvent {
   servingSeq: number;
   waiting: number;
   admitted: number;
+  /** The configured rate (a change shows in the next event). */
   admissionPerMinute: number;
+  maxActive: number;
+  /** Admissions per minute measured over the last minute: what a client's ETA should use. */
+  outflowPerMinute: number | null;
+  /** Tickets skipped so far because their shopper was gone. */
+  skipped: number;
+  /** Admission stopped by an admin. */
+  paused: boolean;
   seq: number;
   at: number;
 }
+/**
+ * A waiting shopper's place from one `queue:progress`: tickets ahead (`seq - servingSeq - 1`) and
+ * the ETA in seconds at the measured outflow (null until something was admitted).
+ */
+export function queuePlace(ticketSeq: number, progress: Pick<QueueProgressEvent, 'servingSeq' | 'outflowPerMinute'>): { position: number; etaSeconds: number | null } {
+  const position = Math.max(0, ticketSeq - progress.servingSeq - 1);
+  const rate = progress.outflowPerMinute;
+  return { position, etaSeconds: rate && rate > 0 ? Math.ceil((position + 1) / (rate / 60)) : null };
+}
+
 export interface QueueAdmittedEvent {
   dealId: string;
   token: string;

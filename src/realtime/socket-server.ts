@@ -2,11 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { Server, type Socket } from 'socket.io';
 import type { AccessClaims } from '../accounts/accounts';
+import type { TicketInfo } from '../actors/deal/messages';
 import type { DealRecord } from '../actors/deal/state';
 import type { Result } from '../actors/result';
 import { HttpProblem } from '../http/problem';
 import { salesOf } from '../http/sales';
+import { ticketView } from '../http/ticket-view';
 import { dealView } from '../http/views';
+import { Presence } from './presence';
 import { rooms, type ClientToServerEvents, type ServerToClientEvents, type SocketData } from './events';
 
 declare module 'fastify' {
@@ -52,8 +55,21 @@ export default fp(
       }
     });
 
+    // Which shoppers have a socket in which deal's room, on this node: reported to the deal actors
+    // so the waiting room does not skip a shopper who is still there.
+    const presence = new Presence();
+    const presenceEveryMs = Math.max(250, Math.min(10_000, Math.floor((app.config.queueGoneAfterSeconds * 1000) / 3)));
+    const presenceTimer = setInterval(() => {
+      const now = Date.now();
+      for (const [dealId, userIds] of presence.byDeal()) app.actors.tell({ kind: 'deal', id: dealId }, { type: 'seen', now, userIds });
+    }, presenceEveryMs);
+    presenceTimer.unref();
+
     io.on('connection', (socket: LiveSocket) => {
       if (socket.data.userId) void socket.join(rooms.user(socket.data.userId));
+      socket.on('disconnect', () => {
+        if (socket.data.userId) presence.leaveAll(socket.id);
+      });
 
       socket.on('deal:watch', async (payload, ack) => {
         if (typeof ack !== 'function') return;
@@ -63,12 +79,15 @@ export default fp(
           // Join first, then take the snapshot: an event after the snapshot is never missed, and
           // one before it carries seq <= snapshot.seq, which the client drops.
           await socket.join(rooms.deal(dealId));
-          const result = await app.actors.ask<Result<{ deal: DealRecord; seq: number }>>({ kind: 'deal', id: dealId }, { type: 'snapshot', now: Date.now() });
+          const userId = socket.data.userId ?? undefined;
+          const result = await app.actors.ask<Result<{ deal: DealRecord; seq: number; ticket: TicketInfo | null }>>({ kind: 'deal', id: dealId }, { type: 'snapshot', now: Date.now(), userId });
           if (!result.ok) {
             await socket.leave(rooms.deal(dealId));
             return ack({ error: result.error });
           }
-          ack({ deal: dealView(result.value.deal), ticket: null, serverTime: Date.now(), seq: result.value.seq });
+          if (userId) presence.join(socket.id, dealId, userId);
+          const { deal, seq, ticket } = result.value;
+          ack({ deal: dealView(deal), ticket: ticket ? await ticketView(ticket, app.admissions) : null, serverTime: Date.now(), seq });
         } catch (err) {
           app.log.warn({ err, dealId }, 'deal:watch failed');
           ack({ error: { code: 'UNAVAILABLE', detail: 'try again shortly' } });
@@ -76,7 +95,10 @@ export default fp(
       });
 
       socket.on('deal:unwatch', async (payload, ack) => {
-        if (typeof payload?.dealId === 'string') await socket.leave(rooms.deal(payload.dealId));
+        if (typeof payload?.dealId === 'string') {
+          await socket.leave(rooms.deal(payload.dealId));
+          presence.leave(socket.id, payload.dealId);
+        }
         if (typeof ack === 'function') ack({ ok: true });
       });
 
@@ -99,10 +121,20 @@ export default fp(
     });
 
     app.actors.onPublish((room, event, payload) => {
+      if (event === 'queue:admitted') {
+        // The actor records the admission; its token is signed here, on the way out.
+        const { userId, dealId, expiresAt, at } = payload as { userId: string; dealId: string; expiresAt: string; at: number };
+        app.admissions
+          .sign({ userId, dealId, expiresAt: Date.parse(expiresAt) })
+          .then((token) => io.to(room).emit('queue:admitted', { dealId, token, expiresAt, at }))
+          .catch((err) => app.log.error({ err, dealId, userId }, 'could not sign an admission token'));
+        return;
+      }
       io.to(room).emit(event as keyof ServerToClientEvents, payload as never);
     });
 
     app.addHook('preClose', async () => {
+      clearInterval(presenceTimer);
       // Not io.close(): it also closes the HTTP server and waits for every keep-alive connection,
       // which hangs a shutdown under load; the server is fastify's to close.
       io.local.disconnectSockets(true);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { ActorDefinition } from '../runtime/actor';
 import { checkLifecycle, dealLifecycle } from './lifecycle';
 import type { DealMessage } from './messages';
@@ -19,6 +20,8 @@ export function dealActor(rules: DealRules): ActorDefinition<DealState, DealMess
     durable: true,
     store: dealStore,
     transition: (state, message) => dealTransition(state ?? emptyDealState(), message, rules),
-    alarm: (name, now) => ({ type: 'alarm', name, now }),
+    // The queue tick carries fresh randomness: the pre-queue shuffle's seed is drawn at the start,
+    // so nobody can know it in advance.
+    alarm: (name, now) => (name === 'queue' ? { type: 'alarm', name, now, entropy: randomBytes(8).toString('hex') } : { type: 'alarm', name, now }),
   };
 }

@@ -1,5 +1,6 @@
-import { Map as IMap } from 'immutable';
+import { List, Map as IMap } from 'immutable';
 import type { DealStatus, WaitingRoom } from '../../http/schemas';
+import { emptyWaitingRoom, restoreWaitingRoom, type QueueMeta, type QueueTicket, type WaitingRoomState } from './waiting-room';
 
 /** The deal's own fields, as stored in its row. Times are epoch ms, money minor units. */
 export interface DealRecord {
@@ -68,6 +69,8 @@ export interface DealState {
   holdsReminderAt: number | null;
   lastStockPublishAt: number;
   stockPublishPending: boolean;
+  /** The deal's waiting room (empty when it has none). */
+  room: WaitingRoomState;
 }
 
 export const emptyDealState = (): DealState => ({
@@ -78,6 +81,7 @@ export const emptyDealState = (): DealState => ({
   holdsReminderAt: null,
   lastStockPublishAt: 0,
   stockPublishPending: false,
+  room: emptyWaitingRoom(),
 });
 
 /** A plain-JSON copy of the state (for audit, debugging and the snapshot round-trip test). */
@@ -89,6 +93,7 @@ export interface DealSnapshot {
   holdsReminderAt: number | null;
   lastStockPublishAt: number;
   stockPublishPending: boolean;
+  room: { meta: QueueMeta; tickets: QueueTicket[]; lastSeen: Array<[string, number]>; outflow: Array<[number, number]>; tickAt: number | null };
 }
 
 export function toSnapshot(state: DealState): DealSnapshot {
@@ -100,6 +105,13 @@ export function toSnapshot(state: DealState): DealSnapshot {
     holdsReminderAt: state.holdsReminderAt,
     lastStockPublishAt: state.lastStockPublishAt,
     stockPublishPending: state.stockPublishPending,
+    room: {
+      meta: { ...state.room.meta },
+      tickets: [...state.room.tickets.values()].map((t) => ({ ...t })),
+      lastSeen: [...state.room.lastSeen.entries()],
+      outflow: state.room.outflow.toArray().map(([at, n]) => [at, n]),
+      tickAt: state.room.tickAt,
+    },
   };
 }
 
@@ -112,5 +124,11 @@ export function fromSnapshot(snapshot: DealSnapshot): DealState {
     holdsReminderAt: snapshot.holdsReminderAt,
     lastStockPublishAt: snapshot.lastStockPublishAt,
     stockPublishPending: snapshot.stockPublishPending,
+    room: {
+      ...restoreWaitingRoom({ ...snapshot.room.meta }, snapshot.room.tickets.map((t) => ({ ...t })), 0),
+      lastSeen: IMap(snapshot.room.lastSeen),
+      outflow: List(snapshot.room.outflow.map(([at, n]) => [at, n] as const)),
+      tickAt: snapshot.room.tickAt,
+    },
   };
 }

@@ -2,11 +2,13 @@ import { Map as IMap } from 'immutable';
 import { In, type EntityManager } from 'typeorm';
 import { DealEntity } from '../../persistence/entities/deal.entity';
 import { HoldEntity } from '../../persistence/entities/hold.entity';
+import { TicketEntity } from '../../persistence/entities/ticket.entity';
 import type { ActorStore } from '../runtime/actor';
 import { execute, placeholders } from '../../persistence/sql';
 import { ActorRuntimeError } from '../runtime/errors';
 import { emptyDealState, type DealState, type LiveHold, type SoldHold } from './state';
 import type { DealChange } from './transition';
+import { emptyQueueMeta, restoreWaitingRoom, type QueueMeta, type QueueTicket } from './waiting-room';
 
 const CHUNK = 500;
 
@@ -20,7 +22,7 @@ const CHUNK = 500;
 export const dealStore: ActorStore<DealState> = {
   exists: (state) => state.deal !== null,
 
-  async load(manager: EntityManager, id: string): Promise<DealState> {
+  async load(manager: EntityManager, id: string, now: number): Promise<DealState> {
     const row = await manager.findOne(DealEntity, { where: { id } });
     if (!row) return emptyDealState();
     const rows = await manager.find(HoldEntity, { where: { dealId: id, status: In(['active', 'ordered', 'sold']) } });
@@ -39,7 +41,8 @@ export const dealStore: ActorStore<DealState> = {
       holds = holds.set(h.id, { id: h.id, userId: h.userId, quantity: h.quantity, unitPrice: h.unitPrice, status: h.status as LiveHold['status'], orderId: h.orderId, expiresAt: h.expiresAt, createdAt: h.createdAt });
       if (holdsReminderAt === null || h.expiresAt < holdsReminderAt) holdsReminderAt = h.expiresAt;
     }
-    const { remainingStock, heldUnits, soldUnits, returnedUnits, status, ...rest } = row;
+    const { remainingStock, heldUnits, soldUnits, returnedUnits, status, queueState, ...rest } = row;
+    const tickets = rest.waitingRoom.enabled || queueState ? await manager.find(TicketEntity, { where: { dealId: id } }) : [];
     return {
       ...emptyDealState(),
       deal: { ...rest, remainingStock, heldUnits, soldUnits, returnedUnits, status: status as NonNullable<DealState['deal']>['status'] },
@@ -47,27 +50,31 @@ export const dealStore: ActorStore<DealState> = {
       sold: IMap(sold),
       perUser: IMap(perUser),
       holdsReminderAt,
+      room: restoreWaitingRoom({ ...emptyQueueMeta(), ...(queueState as Partial<QueueMeta> | null) }, tickets.map(ticketFromRow), now),
     };
   },
 
   async save(manager: EntityManager, id: string, changes: unknown[], before: DealState, after: DealState, now: number): Promise<void> {
     const deal = after.deal!;
     const ops = changes as DealChange[];
+    const queueState = JSON.stringify(after.room.meta);
     if (ops.some((c) => c.op === 'insertDeal')) {
-      await manager.insert(DealEntity, { ...deal });
+      await manager.insert(DealEntity, { ...deal, queueState: after.room.meta });
     } else {
       const previous = before.deal!;
       const delta = deal.remainingStock - previous.remainingStock;
       const affected = await execute(
         manager,
-        `UPDATE deals SET remaining_stock = remaining_stock + ?, held_units = ?, sold_units = ?, returned_units = ?, status = ?, seq = ?, waiting_room = ?, updated_at = ?
+        `UPDATE deals SET remaining_stock = remaining_stock + ?, held_units = ?, sold_units = ?, returned_units = ?, status = ?, seq = ?, waiting_room = ?, queue_state = ?, updated_at = ?
          WHERE id = ? AND remaining_stock = ? AND remaining_stock + ? >= 0`,
-        [delta, deal.heldUnits, deal.soldUnits, deal.returnedUnits, deal.status, deal.seq, JSON.stringify(deal.waitingRoom), now, id, previous.remainingStock, delta],
+        [delta, deal.heldUnits, deal.soldUnits, deal.returnedUnits, deal.status, deal.seq, JSON.stringify(deal.waitingRoom), queueState, now, id, previous.remainingStock, delta],
       );
       if (affected !== 1) {
         throw new ActorRuntimeError('STOCK_GUARD', `deal ${id}: stock write rejected (expected ${previous.remainingStock} remaining, change ${delta})`);
       }
     }
+
+    await saveTickets(manager, id, ops, now);
 
     // Collapse the batch's hold changes to one final row or patch per hold.
     const inserts = new Map<string, HoldEntity>();
@@ -113,3 +120,67 @@ export const dealStore: ActorStore<DealState> = {
     }
   },
 };
+
+function ticketFromRow(r: TicketEntity): QueueTicket {
+  return {
+    id: r.id,
+    userId: r.userId,
+    arrival: r.arrival,
+    seq: r.seq,
+    status: r.status as QueueTicket['status'],
+    joinedAt: r.joinedAt,
+    admittedAt: r.admittedAt,
+    admissionExpiresAt: r.admissionExpiresAt,
+    endedAt: r.endedAt,
+    endReason: r.endReason as QueueTicket['endReason'],
+  };
+}
+
+const TICKET_COLUMNS = ['id', 'deal_id', 'user_id', 'arrival', 'seq', 'status', 'joined_at', 'admitted_at', 'admission_expires_at', 'ended_at', 'end_reason', 'updated_at'];
+
+/**
+ * Writes the batch's ticket changes: new tickets as multi-row INSERTs; changed ones grouped by
+ * their shared values (status, admission times) into one UPDATE per group and chunk, with the
+ * per-ticket seq (the pre-queue shuffle numbers thousands at once) as one `CASE id` expression.
+ */
+async function saveTickets(manager: EntityManager, dealId: string, ops: DealChange[], now: number): Promise<void> {
+  const inserts = new Map<string, QueueTicket>();
+  const updates = new Map<string, QueueTicket>();
+  for (const change of ops) {
+    if (change.op === 'insertTicket') inserts.set(change.ticket.id, change.ticket);
+    else if (change.op === 'updateTicket') {
+      if (inserts.has(change.ticket.id)) inserts.set(change.ticket.id, change.ticket);
+      else updates.set(change.ticket.id, change.ticket);
+    }
+  }
+  const rows = [...inserts.values()];
+  for (let i = 0; i < rows.length; i += CHUNK) {
+    const chunk = rows.slice(i, i + CHUNK);
+    await execute(
+      manager,
+      `INSERT INTO tickets (${TICKET_COLUMNS.join(', ')}) VALUES ${placeholders(chunk.length, TICKET_COLUMNS.length)}`,
+      chunk.flatMap((t) => [t.id, dealId, t.userId, t.arrival, t.seq, t.status, t.joinedAt, t.admittedAt, t.admissionExpiresAt, t.endedAt, t.endReason, now]),
+    );
+  }
+  const groups = new Map<string, QueueTicket[]>();
+  for (const t of updates.values()) {
+    const key = JSON.stringify([t.status, t.admittedAt, t.admissionExpiresAt, t.endedAt, t.endReason]);
+    const group = groups.get(key);
+    if (group) group.push(t);
+    else groups.set(key, [t]);
+  }
+  for (const group of groups.values()) {
+    const { status, admittedAt, admissionExpiresAt, endedAt, endReason } = group[0];
+    for (let i = 0; i < group.length; i += CHUNK) {
+      const chunk = group.slice(i, i + CHUNK);
+      const ids = chunk.map((t) => t.id);
+      await execute(
+        manager,
+        `UPDATE tickets SET status = ?, admitted_at = ?, admission_expires_at = ?, ended_at = ?, end_reason = ?, updated_at = ?,
+           seq = CASE id ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END
+         WHERE deal_id = ? AND id IN (${ids.map(() => '?').join(', ')})`,
+        [status, admittedAt, admissionExpiresAt, endedAt, endReason, now, ...chunk.flatMap((t) => [t.id, t.seq]), dealId, ...ids],
+      );
+    }
+  }
+}

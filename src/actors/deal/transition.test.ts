@@ -4,7 +4,7 @@ import type { DealMessage, NewDeal } from './messages';
 import { emptyDealState, fromSnapshot, toSnapshot, type DealState } from './state';
 import { dealTransition, stockBalances, type DealChange } from './transition';
 
-const rules = { stockPublishIntervalMs: 100 };
+const rules = { stockPublishIntervalMs: 100, room: { tickMs: 1000, goneAfterMs: 60_000, admissionTtlMs: 600_000 } };
 const T0 = Date.UTC(2026, 10, 21, 12, 0, 0);
 const newDeal = (over: Partial<NewDeal> = {}): NewDeal => ({
   id: 'd1', sellerId: 's1', title: 'Deal', description: '', category: 'test', imageUrl: null, price: 1000, originalPrice: 2000, currency: 'KRW',

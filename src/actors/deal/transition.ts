@@ -2,13 +2,30 @@ import type { DealStatus } from '../../http/schemas';
 import { fail, ok, type Result } from '../result';
 import type { Effect, Transition } from '../runtime/actor';
 import { canMove, isSelling } from './lifecycle';
-import type { AttachedItem, DealMessage, HoldView } from './messages';
+import type { AttachedItem, DealMessage, HoldView, TicketInfo } from './messages';
 import type { DealRecord, DealState, LiveHold } from './state';
+import {
+  endAdmission,
+  joinQueue,
+  leaveQueue,
+  markSeen,
+  measuredOutflow,
+  positionOf,
+  roomBusy,
+  tickRoom,
+  waitingCount,
+  type AdmissionEnd,
+  type QueueTicket,
+  type RoomChanges,
+  type WaitingRoomRules,
+} from './waiting-room';
 
 /** Settings the transition depends on, fixed for the life of the process. */
 export interface DealRules {
   /** Fewest ms between two `deal:stock` events (coalescing: at most 1000/x per second). */
   stockPublishIntervalMs: number;
+  /** Waiting-room timing (tick, gone-after, admission lifetime). */
+  room: WaitingRoomRules;
 }
 
 /** Changes the deal store applies in the batch transaction. */
@@ -16,6 +33,9 @@ export type DealChange =
   | { op: 'insertDeal' }
   | { op: 'touchDeal' }
   | { op: 'insertHold'; hold: LiveHold }
+  | { op: 'insertTicket'; ticket: QueueTicket }
+  /** The ticket's row takes these values (status, seq, admission times). */
+  | { op: 'updateTicket'; ticket: QueueTicket }
   | { op: 'updateHold'; id: string; status: 'ordered' | 'sold' | 'released' | 'expired' | 'refunded'; orderId?: string; expiresAt?: number };
 
 type Out = Transition<DealState, Result<unknown>>;
@@ -42,7 +62,7 @@ class Turn {
   }
 
   /** Emits one event of the deal's stream with the next seq. */
-  emit(event: 'deal:state' | 'deal:stock', body: Record<string, unknown>): void {
+  emit(event: 'deal:state' | 'deal:stock' | 'queue:progress', body: Record<string, unknown>): void {
     const seq = this.deal.seq + 1;
     this.setDeal({ seq });
     // Messages carry the time they were sent; one queued a little longer must not move `at` back.
@@ -80,7 +100,39 @@ class Turn {
     if (to === 'ended' || to === 'cancelled') this.effects.push({ type: 'remind', name: 'open', at: null });
     if (to === 'ended' || to === 'cancelled') this.effects.push({ type: 'remind', name: 'end', at: null });
     this.emitState();
+    if (to === 'open' && this.deal.waitingRoom.enabled && roomBusy(this.state.room)) this.scheduleTick(this.now);
     return true;
+  }
+
+  /** Writes the room's ticket changes and tells newly admitted shoppers. */
+  roomChanged(changes: RoomChanges): void {
+    for (const ticket of changes.inserted) this.persist({ op: 'insertTicket', ticket });
+    for (const ticket of changes.updated) this.persist({ op: 'updateTicket', ticket });
+    for (const t of changes.admitted) {
+      // The realtime layer signs the admission token for this payload (the transition holds no keys).
+      this.effects.push({ type: 'publish', room: `user:${t.userId}`, event: 'queue:admitted', payload: { dealId: this.deal.id, userId: t.userId, expiresAt: iso(t.admissionExpiresAt!), at: this.now } });
+    }
+    if (changes.inserted.length + changes.updated.length > 0) this.persist({ op: 'touchDeal' });
+  }
+
+  /** Keeps the `queue` reminder (the admission tick) at or before `at`. */
+  scheduleTick(at: number): void {
+    const current = this.state.room.tickAt;
+    if (current !== null && current <= at) return;
+    this.state = { ...this.state, room: { ...this.state.room, tickAt: at } };
+    this.effects.push({ type: 'remind', name: 'queue', at });
+  }
+
+  endAdmissionOf(userId: string, reason: AdmissionEnd): void {
+    const { room, ended } = endAdmission(this.state.room, userId, reason, this.now);
+    if (!ended) return;
+    this.state = { ...this.state, room };
+    this.roomChanged({ inserted: [], updated: [ended], admitted: [] });
+  }
+
+  ticketInfo(ticket: QueueTicket, created: boolean): TicketInfo {
+    const room = this.state.room;
+    return { dealId: this.deal.id, ticket, servingSeq: room.meta.servingSeq, outflowPerMinute: measuredOutflow(room, this.now), position: positionOf(room, ticket), created };
   }
 
   /** After stock moved: open <-> sold_out as remaining reaches or leaves zero. */
@@ -158,8 +210,55 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
   const now = message.now;
 
   switch (message.type) {
-    case 'snapshot':
-      return turn.done(ok({ deal, seq: deal.seq }));
+    case 'snapshot': {
+      // `queue`: shoppers waiting (pre-queue included) and holding a live admission.
+      const queue = { waiting: waitingCount(state.room) + state.room.prequeue.size, admitted: state.room.active.size };
+      if (!message.userId) return turn.done(ok({ deal, seq: deal.seq, ticket: null, queue }));
+      const ticket = state.room.tickets.get(message.userId);
+      if (ticket) turn.state = { ...state, room: markSeen(state.room, [message.userId], now) };
+      return turn.done(ok({ deal, seq: deal.seq, ticket: ticket ? turn.ticketInfo(ticket, false) : null, queue }));
+    }
+
+    case 'join': {
+      if (!deal.waitingRoom.enabled) return turn.done(fail('INVALID_STATE', 'this deal has no waiting room: add it to your cart directly'));
+      const existing = state.room.tickets.get(message.userId);
+      if (!existing || existing.status === 'skipped') {
+        if (deal.status === 'ended' || deal.status === 'cancelled') return turn.done(fail('DEAL_NOT_OPEN', notOpenDetail(deal, now)));
+        if (deal.status === 'sold_out') return turn.done(fail('SOLD_OUT', 'every unit is sold or held'));
+      }
+      const opened = deal.status !== 'scheduled' && now >= deal.startsAt;
+      const joined = joinQueue(state.room, { userId: message.userId, ticketId: message.ticketId, now, startsAt: deal.startsAt, selling: opened });
+      turn.state = { ...state, room: joined.room };
+      turn.roomChanged(joined.changes);
+      if (joined.ticket.status === 'waiting' && opened) turn.scheduleTick(now);
+      return turn.done(ok(turn.ticketInfo(joined.ticket, joined.created)));
+    }
+
+    case 'ticket': {
+      const ticket = state.room.tickets.get(message.userId);
+      if (!ticket) return turn.done(fail('NOT_FOUND', 'you have no ticket for this deal: join its queue first'));
+      turn.state = { ...state, room: markSeen(state.room, [message.userId], now) };
+      return turn.done(ok(turn.ticketInfo(ticket, false)));
+    }
+
+    case 'seen':
+      turn.state = { ...state, room: markSeen(state.room, message.userIds, now) };
+      return turn.done(ok(null));
+
+    case 'leave': {
+      const { room, updated } = leaveQueue(state.room, message.userId, now);
+      if (!state.room.tickets.has(message.userId)) return turn.done(fail('NOT_FOUND', 'you have no ticket for this deal'));
+      turn.state = { ...state, room };
+      if (updated) turn.roomChanged({ inserted: [], updated: [updated], admitted: [] });
+      return turn.done(ok(null));
+    }
+
+    case 'revokeAdmission': {
+      const before = state.room.tickets.get(message.userId);
+      if (!before || before.status !== 'admitted') return turn.done(fail('NOT_FOUND', 'that shopper holds no live admission to this deal'));
+      turn.endAdmissionOf(message.userId, 'revoked');
+      return turn.done(ok(turn.ticketInfo(turn.state.room.tickets.get(message.userId)!, false)));
+    }
 
     case 'reserve': {
       const { userId, holdId, quantity } = message;
@@ -168,6 +267,13 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
       if (!Number.isInteger(quantity) || quantity < 1) return turn.done(fail('VALIDATION_FAILED', 'quantity must be a whole number of at least 1'));
       if (deal.status === 'sold_out') return turn.done(fail('SOLD_OUT', 'every unit is sold or held'));
       if (deal.status !== 'open' || now < deal.startsAt || now >= deal.endsAt) return turn.done(fail('DEAL_NOT_OPEN', notOpenDetail(deal, now)));
+      if (deal.waitingRoom.enabled) {
+        const ticket = state.room.tickets.get(userId);
+        if (!message.admitted) return turn.done(fail('NOT_ADMITTED', 'this deal has a waiting room: send the admission token you were given (X-Admission-Token)'));
+        if (!ticket || ticket.status !== 'admitted' || ticket.admissionExpiresAt! <= now) {
+          return turn.done(fail('NOT_ADMITTED', 'your admission to this deal has ended (used, expired or revoked): join the queue again'));
+        }
+      }
       const mine = state.perUser.get(userId) ?? 0;
       if (mine + quantity > deal.perUserLimit) {
         return turn.done(fail('LIMIT_EXCEEDED', `at most ${deal.perUserLimit} per shopper; you already have ${mine}`));
@@ -230,12 +336,15 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
       const sold = ordered.map((h) => ({ id: h.id, userId: h.userId, quantity: h.quantity, orderId: message.orderId }));
       turn.state = { ...turn.state, holds, sold: state.sold.set(message.orderId, [...(state.sold.get(message.orderId) ?? []), ...sold]) };
       turn.setDeal({ heldUnits: deal.heldUnits - units, soldUnits: deal.soldUnits + units });
+      // Paying ends the shopper's admission: their place goes to the next in the queue.
+      for (const userId of new Set(ordered.map((h) => h.userId))) turn.endAdmissionOf(userId, 'paid');
       return turn.done(ok({ sold: units }));
     }
 
     case 'releaseOrder': {
       const ordered = [...state.holds.values()].filter((h) => h.status === 'ordered' && h.orderId === message.orderId);
       for (const hold of ordered) turn.dropHold(hold, message.reason === 'expired' ? 'expired' : 'released');
+      if (message.reason === 'cancelled') for (const userId of new Set(ordered.map((h) => h.userId))) turn.endAdmissionOf(userId, 'cancelled');
       if (ordered.length > 0) {
         turn.stockChanged();
         turn.settleSoldOut();
@@ -287,11 +396,12 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
     case 'setWaitingRoom': {
       turn.setDeal({ waitingRoom: { ...deal.waitingRoom, ...message.settings } });
       turn.persist({ op: 'touchDeal' });
+      if (turn.deal.waitingRoom.enabled && roomBusy(turn.state.room) && deal.status !== 'scheduled') turn.scheduleTick(now);
       return turn.done(ok(turn.deal));
     }
 
     case 'alarm':
-      return alarm(turn, message.name);
+      return alarm(turn, message.name, message.entropy);
   }
 }
 
@@ -311,7 +421,7 @@ function create(turn: Turn, message: Extract<DealMessage, { type: 'create' }>): 
   return turn.done(ok(turn.deal));
 }
 
-function alarm(turn: Turn, name: string): Out {
+function alarm(turn: Turn, name: string, entropy: string | undefined): Out {
   const deal = turn.deal;
   const now = turn.now;
   switch (name) {
@@ -342,6 +452,9 @@ function alarm(turn: Turn, name: string): Out {
       }
       break;
     }
+    case 'queue':
+      queueTick(turn, entropy);
+      break;
     case 'stock': {
       // A timer can fire while a hold queued ahead of it has already published; then it is early
       // for the next window and waits for it instead of publishing twice in one window.
@@ -353,6 +466,40 @@ function alarm(turn: Turn, name: string): Out {
     }
   }
   return turn.done(ok(null));
+}
+
+/**
+ * The waiting room's tick: shuffle at the start, admit, skip the gone, end expired admissions,
+ * broadcast one `queue:progress`, and set the next tick while anyone waits or is admitted.
+ */
+function queueTick(turn: Turn, entropy: string | undefined): void {
+  turn.state = { ...turn.state, room: { ...turn.state.room, tickAt: null } };
+  const deal = turn.deal;
+  if (!deal.waitingRoom.enabled || deal.status === 'ended' || deal.status === 'cancelled') return;
+  const opened = deal.status !== 'scheduled' && turn.now >= deal.startsAt;
+  if (!opened) return; // the `open` alarm starts the ticks
+  const result = tickRoom(turn.state.room, {
+    now: turn.now,
+    settings: deal.waitingRoom,
+    admitting: deal.status === 'open',
+    opened,
+    entropy: entropy ?? deal.id.replace(/[^0-9a-f]/g, '').slice(-8).padStart(8, '0'),
+    rules: turn.rules.room,
+  });
+  turn.state = { ...turn.state, room: result.room };
+  turn.roomChanged(result.changes);
+  const room = result.room;
+  turn.emit('queue:progress', {
+    servingSeq: room.meta.servingSeq,
+    waiting: waitingCount(room),
+    admitted: room.active.size,
+    admissionPerMinute: deal.waitingRoom.admissionPerMinute,
+    maxActive: deal.waitingRoom.maxActive,
+    outflowPerMinute: measuredOutflow(room, turn.now),
+    skipped: room.meta.skipped,
+    paused: deal.waitingRoom.paused === true,
+  });
+  if (roomBusy(room)) turn.scheduleTick(turn.now + turn.rules.room.tickMs);
 }
 
 /** Every unit is somewhere: the property the tests check after every step. */

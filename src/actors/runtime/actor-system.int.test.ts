@@ -28,7 +28,7 @@ describe('ActorSystem (MariaDB)', () => {
     const db = new Database(await openDatabase({ type: 'mariadb', url: testDb.url }, 8));
     databases.push(db);
     const system = new ActorSystem({ db, logger: pino({ level: 'silent' }), maxBatch: 1000 });
-    system.register(dealActor({ stockPublishIntervalMs: 100 })).register(cartActor).register(orderActor());
+    system.register(dealActor({ stockPublishIntervalMs: 100, room: { tickMs: 1000, goneAfterMs: 60_000, admissionTtlMs: 600_000 } })).register(cartActor).register(orderActor());
     await system.start();
     systems.push(system);
     return system;

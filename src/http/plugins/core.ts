@@ -8,6 +8,7 @@ import type { Config } from '../../config';
 import { AutoApprovePaymentProvider, type PaymentProvider } from '../../payments/provider';
 import { openDatabase } from '../../persistence/data-source';
 import { Database } from '../../persistence/database';
+import { AdmissionTokens } from '../../waiting-room/admission-tokens';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -15,6 +16,7 @@ declare module 'fastify' {
     db: Database;
     actors: ActorSystem;
     payments: PaymentProvider;
+    admissions: AdmissionTokens;
   }
 }
 
@@ -39,10 +41,16 @@ export default fp(
       maxBatch: config.actorMaxBatch,
       idleMs: config.actorIdleSeconds * 1000,
     });
-    actors.register(dealActor({ stockPublishIntervalMs: config.stockPublishIntervalMs }));
+    actors.register(
+      dealActor({
+        stockPublishIntervalMs: config.stockPublishIntervalMs,
+        room: { tickMs: config.queueTickMs, goneAfterMs: config.queueGoneAfterSeconds * 1000, admissionTtlMs: config.admissionTtlSeconds * 1000 },
+      }),
+    );
     actors.register(cartActor);
     actors.register(orderActor());
     app.decorate('actors', actors);
+    app.decorate('admissions', new AdmissionTokens(config.admissionPrivateKey));
 
     app.decorate(
       'payments',

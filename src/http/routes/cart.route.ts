@@ -19,6 +19,18 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const cartOf = async (userId: string) =>
     unwrap(await app.actors.ask<Result<HoldView[]>>({ kind: 'cart', id: userId }, { type: 'list', now: Date.now() }));
 
+  /**
+   * Checks an `X-Admission-Token` for this shopper and deal. No header: not admitted (fine for a
+   * deal without a waiting room; the deal actor decides). A bad one: `NOT_ADMITTED` at once.
+   */
+  const checkAdmission = async (token: string | undefined, userId: string, dealId: string): Promise<boolean> => {
+    if (token === undefined) return false;
+    const verdict = await app.admissions.verify(token, userId, dealId);
+    if (verdict.ok) return true;
+    const why = { malformed: 'is malformed', forged: 'has a bad signature', expired: 'has expired', 'other-deal': 'is for another deal', 'other-shopper': 'belongs to another shopper' }[verdict.reason];
+    throw new HttpProblem('NOT_ADMITTED', `the admission token ${why}: wait for your turn in the waiting room`);
+  };
+
   app.post(
     '/api/cart/items',
     {
@@ -28,7 +40,11 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tags: ['cart'],
         summary: 'Hold units of a deal (they leave the available stock at once, until the hold expires). Needs an Idempotency-Key.',
         security: [{ bearer: [] }],
-        headers: Type.Object({ 'idempotency-key': Type.String({ minLength: 1, maxLength: 200 }) }),
+        headers: Type.Object({
+          'idempotency-key': Type.String({ minLength: 1, maxLength: 200 }),
+          /** Needed for a deal with a waiting room: the token from the shopper's admission. */
+          'x-admission-token': Type.Optional(Type.String({ minLength: 1, maxLength: 2000 })),
+        }),
         body: Type.Object({ dealId: Schemas.Id, quantity: Type.Integer({ minimum: 1, maximum: 1000 }) }, { additionalProperties: false }),
         response: { 201: Type.Object({ hold: HoldSchema, cart: CartSchema }), ...problems(400, 401, 403, 404, 409, 422, 503) },
       },
@@ -36,10 +52,11 @@ const cartRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const userId = request.user.sub;
       const { dealId, quantity } = request.body;
+      const admitted = await checkAdmission(request.headers['x-admission-token'], userId, dealId);
       const hold = unwrap(
         await app.actors.ask<Result<HoldView>>(
           { kind: 'deal', id: dealId },
-          { type: 'reserve', now: Date.now(), userId, holdId: idempotentId(request, 'hold', uuidv7), quantity, ttlMs: app.config.holdTtlSeconds * 1000 },
+          { type: 'reserve', now: Date.now(), userId, holdId: idempotentId(request, 'hold', uuidv7), quantity, ttlMs: app.config.holdTtlSeconds * 1000, admitted },
         ),
       );
       app.metrics.holds.inc({ deal: dealId });

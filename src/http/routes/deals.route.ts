@@ -129,7 +129,7 @@ const dealRoutes: FastifyPluginAsyncTypebox = async (app) => {
         perUserLimit: body.perUserLimit,
         startsAt,
         endsAt,
-        waitingRoom: { enabled: body.waitingRoom?.enabled ?? false, admissionPerMinute: body.waitingRoom?.admissionPerMinute ?? 600, maxActive: body.waitingRoom?.maxActive ?? 500 },
+        waitingRoom: { enabled: body.waitingRoom?.enabled ?? false, admissionPerMinute: body.waitingRoom?.admissionPerMinute ?? 600, maxActive: body.waitingRoom?.maxActive ?? 500, paused: false },
       };
       const created = await ask(deal.id, { type: 'create', deal });
       reply.code(201);
@@ -185,7 +185,11 @@ const dealRoutes: FastifyPluginAsyncTypebox = async (app) => {
         security: [{ bearer: [] }],
         params: DealParams,
         body: Type.Object(
-          { admissionPerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })), maxActive: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })) },
+          {
+            admissionPerMinute: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+            maxActive: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })),
+            paused: Type.Optional(Type.Boolean()),
+          },
           { additionalProperties: false, minProperties: 1 },
         ),
         response: { 200: DealSchema, ...problems(400, 401, 403, 404) },

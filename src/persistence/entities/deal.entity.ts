@@ -5,6 +5,7 @@ export interface WaitingRoomSettings {
   enabled: boolean;
   admissionPerMinute: number;
   maxActive: number;
+  paused?: boolean;
 }
 
 /**
@@ -75,6 +76,10 @@ export class DealEntity {
 
   @Column({ name: 'waiting_room', type: 'text', transformer: jsonText })
   waitingRoom: WaitingRoomSettings;
+
+  /** The waiting room's counters (JSON of `QueueMeta`), null until the room first changes. */
+  @Column({ name: 'queue_state', type: 'text', nullable: true, transformer: jsonText })
+  queueState: unknown;
 
   /** Last `seq` of the deal's live event stream. */
   @Column({ type: 'bigint', transformer: bigintNumber })
