@@ -59,6 +59,18 @@ export function describeDuration(ms: number): string {
   return `about ${Math.round(hours / 24)} days`;
 }
 
+/**
+ * A waiting-room ETA in seconds, coarse on purpose (it is an estimate): "about 40 s",
+ * "about 3 min", "about 2 h"; null (not measurable yet) gives "Estimating…".
+ */
+export function formatEta(seconds: number | null): string {
+  if (seconds === null || !Number.isFinite(seconds)) return 'Estimating…';
+  const s = Math.max(1, Math.ceil(seconds));
+  if (s < 60) return `about ${s} s`;
+  if (s < 3600) return `about ${Math.ceil(s / 60)} min`;
+  return `about ${Math.round(s / 3600)} h`;
+}
+
 /** Human names of deal states. */
 export const dealStatusLabels: Record<DealStatus, string> = {
   scheduled: 'Upcoming',

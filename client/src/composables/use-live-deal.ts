@@ -6,12 +6,18 @@
  * survive it. Events that arrive while a watch is in flight are held and replayed after it.
  * HTTP (`GET /api/deals/:id`) paints the page first and takes over while the socket is down:
  * correctness never depends on a socket message arriving.
+ *
+ * The waiting room's part (the shopper's ticket, `queue:progress`, `queue:admitted`) goes to the
+ * queue store, which keeps it per deal; while the socket is down the same fallback re-reads the
+ * ticket over HTTP.
  */
 import { computed, onBeforeUnmount, onMounted, ref, watch, type ComputedRef, type Ref } from 'vue';
 import { ApiError } from '../api';
 import { recordServerTime } from '../clock';
 import { getSocket, socketState } from '../socket';
+import { useAuthStore } from '../stores/auth';
 import { useDealsStore } from '../stores/deals';
+import { useQueueStore } from '../stores/queue';
 import type { Deal, DealStateEvent, DealStockEvent, QueueAdmittedEvent, QueueProgressEvent, Ticket } from '../types';
 
 const WATCH_TIMEOUT_MS = 5000;
@@ -22,10 +28,10 @@ const HTTP_POLL_MS = 5000;
 export interface LiveDeal {
   deal: ComputedRef<Deal | null>;
   /** The shopper's waiting-room ticket, when logged in and the deal has a waiting room. */
-  ticket: Ref<Ticket | null>;
+  ticket: ComputedRef<Ticket | null>;
   /** The latest `queue:progress` of the deal. */
-  queue: Ref<QueueProgressEvent | null>;
-  /** The admission token to send with `POST /api/cart/items`, once admitted. */
+  queue: ComputedRef<QueueProgressEvent | null>;
+  /** The admission token to send with `POST /api/cart/items`, while admitted. */
   admissionToken: ComputedRef<string | null>;
   /** True until the deal is first known (or known not to exist). */
   loading: Ref<boolean>;
@@ -51,12 +57,11 @@ interface HeldEvent {
 /** Keeps the deal `dealId` live while the calling component is mounted. */
 export function useLiveDeal(dealId: Ref<string>): LiveDeal {
   const deals = useDealsStore();
+  const auth = useAuthStore();
+  const queueStore = useQueueStore();
   const socket = getSocket();
 
   const deal = computed(() => deals.byId[dealId.value] ?? null);
-  const ticket = ref<Ticket | null>(null);
-  const queue = ref<QueueProgressEvent | null>(null);
-  const admitted = ref<QueueAdmittedEvent | null>(null);
   const loading = ref(true);
   const error = ref<unknown>(null);
   /** A snapshot of this deal was applied on the current connection: events can be trusted. */
@@ -91,7 +96,7 @@ export function useLiveDeal(dealId: Ref<string>): LiveDeal {
       }
       recordServerTime(answer.serverTime, performance.now() - sentAt);
       deals.upsert(answer.deal);
-      ticket.value = answer.ticket;
+      if (auth.loggedIn) queueStore.setTicket(id, answer.ticket);
       lastSeq = answer.seq;
       watching.value = true;
       error.value = null;
@@ -124,6 +129,7 @@ export function useLiveDeal(dealId: Ref<string>): LiveDeal {
   async function loadOverHttp(): Promise<void> {
     const id = dealId.value;
     const gen = dealGen;
+    if (auth.loggedIn && deal.value?.waitingRoom.enabled && queueStore.tickets[id]) void queueStore.refresh(id);
     try {
       const fresh = await deals.load(id);
       if (gen !== dealGen || watching.value) return; // the live stream is newer
@@ -148,9 +154,6 @@ export function useLiveDeal(dealId: Ref<string>): LiveDeal {
   function start(): void {
     dealGen++;
     resetStream();
-    ticket.value = null;
-    queue.value = null;
-    admitted.value = null;
     error.value = null;
     loading.value = !deal.value;
     void loadOverHttp();
@@ -171,10 +174,8 @@ export function useLiveDeal(dealId: Ref<string>): LiveDeal {
       deals.patch(e.dealId, { status: e.status, remainingStock: e.remainingStock, startsAt: e.startsAt, endsAt: e.endsAt }),
     );
   const onStock = (e: DealStockEvent) => receive(e, () => deals.patch(e.dealId, { remainingStock: e.remainingStock }));
-  const onQueue = (e: QueueProgressEvent) => receive(e, () => (queue.value = e));
-  const onAdmitted = (e: QueueAdmittedEvent) => {
-    if (e.dealId === dealId.value) admitted.value = e;
-  };
+  const onQueue = (e: QueueProgressEvent) => receive(e, () => queueStore.applyProgress(e));
+  const onAdmitted = (e: QueueAdmittedEvent) => queueStore.applyAdmitted(e);
   const onConnect = () => {
     resetStream();
     void watchDeal();
@@ -215,12 +216,12 @@ export function useLiveDeal(dealId: Ref<string>): LiveDeal {
 
   return {
     deal,
-    ticket,
-    queue,
-    admissionToken: computed(() => admitted.value?.token ?? ticket.value?.admission?.token ?? null),
+    ticket: computed(() => queueStore.tickets[dealId.value] ?? null),
+    queue: computed(() => queueStore.progress[dealId.value] ?? null),
+    admissionToken: computed(() => queueStore.admissionOf(dealId.value)?.token ?? null),
     loading,
     error,
     live: computed(() => watching.value && socketState.connected),
-    setTicket: (t: Ticket) => (ticket.value = t),
+    setTicket: (t: Ticket) => queueStore.setTicket(t.dealId, t),
   };
 }
