@@ -25,12 +25,14 @@ const queueRoutes: FastifyPluginAsyncTypebox = async (app) => {
     '/api/deals/:dealId/queue',
     {
       onRequest: [app.authenticate],
+      // Abuse limit per shopper and per client address (RATE_LIMIT_QUEUE_JOIN_*): 429 RATE_LIMITED.
+      config: { limits: 'queueJoin' },
       schema: {
         tags: ['waiting room'],
         summary: 'Take a place in the waiting room (201 the first time, 200 with the same ticket afterwards)',
         security: [{ bearer: [] }],
         params: DealParams,
-        response: { 200: TicketSchema, 201: TicketSchema, ...problems(400, 401, 404, 409) },
+        response: { 200: TicketSchema, 201: TicketSchema, ...problems(400, 401, 404, 409, 429) },
       },
     },
     async (request, reply) => {
