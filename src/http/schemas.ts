@@ -82,7 +82,7 @@ export const TicketSchema = Type.Object(
     admission: Nullable(Type.Object({ token: Type.String(), expiresAt: IsoTime })),
   },
 );
-export type Ticket = Static<typeof TicketSchema>;
+export type Ticket = Omit<Static<typeof TicketSchema>, 'status'> & { status: 'prequeue' | 'waiting' | 'admitted' | 'expired' };
 
 export const HoldSchema = Type.Object(
   { id: Id, dealId: Id, quantity: Type.Integer(), unitPrice: Money, currency: Currency, expiresAt: IsoTime },

@@ -28,9 +28,23 @@ const DEAL_ID = /^[A-Za-z0-9_-]{1,64}$/;
  */
 export default fp(
   async function realtime(app: FastifyInstance) {
+    const corsOrigins = app.config.corsOrigins;
     const io = new Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>(app.server, {
       serveClient: false,
-      cors: { origin: true, credentials: true },
+      // Cross-origin pages only from CORS_ORIGINS, like the REST API. Browsers do not apply CORS to
+      // WebSocket upgrades, so the Origin header is checked for every transport in allowRequest.
+      cors: corsOrigins.length > 0 ? { origin: corsOrigins.includes('*') ? '*' : corsOrigins, credentials: true } : undefined,
+      allowRequest: (req, callback) => {
+        const origin = req.headers.origin;
+        if (!origin || corsOrigins.includes('*') || corsOrigins.includes(origin)) return callback(null, true);
+        let sameHost = false;
+        try {
+          sameHost = new URL(origin).host === req.headers.host;
+        } catch {
+          // a malformed Origin is refused
+        }
+        callback(sameHost ? null : 'origin not allowed', sameHost);
+      },
       pingInterval: 10_000,
       pingTimeout: 5_000,
       connectionStateRecovery: undefined,

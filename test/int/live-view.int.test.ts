@@ -133,6 +133,20 @@ describe('live view of a deal over socket.io (MariaDB, real port)', () => {
     expect(intruder.connected).toBe(false);
   });
 
+  it('refuses a socket from a page of another origin (CORS_ORIGINS unset: same host only), for websocket and polling', async () => {
+    const outcome = (origin: string, transport: 'websocket' | 'polling') =>
+      new Promise<'connected' | 'refused'>((resolve) => {
+        const s = io(base, { transports: [transport], reconnection: false, extraHeaders: { origin } });
+        sockets.push(s);
+        s.once('connect', () => resolve('connected'));
+        s.once('connect_error', () => resolve('refused'));
+      });
+    const host = new URL(base).host;
+    expect(await outcome('https://evil.example', 'websocket')).toBe('refused');
+    expect(await outcome('https://evil.example', 'polling')).toBe('refused');
+    expect(await outcome(`http://${host}`, 'websocket')).toBe('connected');
+  });
+
   it('keeps deal:stock to one per interval under a sustained flood of holds', async () => {
     // Many coalescing windows with the event loop saturated: a stock timer then often fires while
     // holds that already published are still queued ahead of it.
