@@ -16,6 +16,7 @@ import idempotency from './http/plugins/idempotency';
 import metrics from './http/plugins/metrics';
 import rateLimits from './http/plugins/rate-limits';
 import security from './http/plugins/security';
+import adminOrderRoutes from './http/routes/admin-orders.route';
 import adminUserRoutes from './http/routes/admin-users.route';
 import authRoutes from './http/routes/auth.route';
 import cartRoutes from './http/routes/cart.route';
@@ -24,6 +25,7 @@ import healthRoutes from './http/routes/health.route';
 import orderRoutes from './http/routes/orders.route';
 import sellerOnboardingRoutes from './http/routes/seller-onboarding.route';
 import queueRoutes from './http/routes/queue.route';
+import liveOps from './realtime/live-ops';
 import realtime from './realtime/socket-server';
 
 export interface BuildOptions {
@@ -79,6 +81,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(realtime);
   await app.register(idempotency);
   await app.register(metrics);
+  await app.register(liveOps);
 
   await app.register(healthRoutes);
   await app.register(authRoutes);
@@ -87,6 +90,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(orderRoutes);
   await app.register(sellerOnboardingRoutes);
   await app.register(adminUserRoutes);
+  await app.register(adminOrderRoutes);
   await app.register(queueRoutes);
 
   if (spa) {

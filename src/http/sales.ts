@@ -5,13 +5,16 @@ import { OrderEntity, OrderItemEntity } from '../persistence/entities/order.enti
 import { HttpProblem, unwrap } from './problem';
 import type { Sales } from './schemas';
 
+/** {@link salesOf}'s answer: the contract's `Sales`, and every admission since the start. */
+export type LiveSales = Sales & { admittedTotal: number };
+
 /**
  * A deal's sales figures: stock from the deal actor, paid orders and revenue from the orders read
  * model. For `GET /api/seller/deals/:id/sales` and `seller:watch`.
  * @throws HttpProblem NOT_FOUND for an unknown deal, or another seller's deal unless `isAdmin`.
  */
-export async function salesOf(app: FastifyInstance, dealId: string, userId: string, isAdmin: boolean): Promise<Sales> {
-  const { deal, queue } = unwrap(await app.actors.ask<Result<{ deal: DealRecord; queue: { waiting: number; admitted: number } }>>({ kind: 'deal', id: dealId }, { type: 'snapshot', now: Date.now() }));
+export async function salesOf(app: FastifyInstance, dealId: string, userId: string, isAdmin: boolean): Promise<LiveSales> {
+  const { deal, queue } = unwrap(await app.actors.ask<Result<{ deal: DealRecord; queue: { waiting: number; admitted: number; admittedTotal: number } }>>({ kind: 'deal', id: dealId }, { type: 'snapshot', now: Date.now() }));
   if (!isAdmin && deal.sellerId !== userId) throw new HttpProblem('NOT_FOUND', 'no such deal among yours');
   const totals = await app.db.read((m) =>
     m
@@ -32,5 +35,6 @@ export async function salesOf(app: FastifyInstance, dealId: string, userId: stri
     orders: Number(totals?.orders ?? 0),
     waiting: queue.waiting,
     admitted: queue.admitted,
+    admittedTotal: queue.admittedTotal,
   };
 }

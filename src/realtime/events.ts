@@ -26,6 +26,14 @@ export interface ClientToServerEvents {
   'deal:watch': (payload: { dealId: string }, ack: Ack<DealSnapshot>) => void;
   'deal:unwatch': (payload: { dealId: string }, ack: Ack<{ ok: true }>) => void;
   'seller:watch': (payload: { dealId: string }, ack: Ack<Sales>) => void;
+  /** Stops the `sales:tick` events of a deal (leaves `seller:deal:<id>`). */
+  'seller:unwatch': (payload: { dealId: string }, ack: Ack<{ ok: true }>) => void;
+  /**
+   * Joins the admin ops room (admins only, checked against the database: `FORBIDDEN` otherwise);
+   * the ack is a first snapshot, then `ops:snapshot` arrives every ~2 s.
+   */
+  'ops:watch': (payload: Record<string, never>, ack: Ack<OpsSnapshotEvent>) => void;
+  'ops:unwatch': (payload: Record<string, never>, ack: Ack<{ ok: true }>) => void;
 }
 
 export interface DealStateEvent {
@@ -81,6 +89,12 @@ export interface OrderUpdatedEvent {
   status: OrderStatus;
   at: number;
 }
+/**
+ * `sales:tick`, about once a second to `seller:deal:<id>` while anyone watches (`seller:watch`).
+ * `revenue` is of paid orders, in minor units of `currency`; `ordersPerSecond` is paid orders per
+ * second since the previous tick. `admitted` and `admittedTotal` (waiting room: live admissions,
+ * and every admission since the start) were added to the contract's fields for the conversion.
+ */
 export interface SalesTickEvent {
   dealId: string;
   soldUnits: number;
@@ -89,6 +103,63 @@ export interface SalesTickEvent {
   revenue: number;
   ordersPerSecond: number;
   waiting: number;
+  at: number;
+  currency: string;
+  orders: number;
+  admitted: number;
+  admittedTotal: number;
+}
+
+/**
+ * One node of the deployment as the ops panel shows it. Embedded mode has exactly one, owning
+ * every actor (`partitions: null`); in cluster mode each node reports its own and the snapshot
+ * lists them all.
+ */
+export interface OpsNode {
+  nodeId: string;
+  mode: 'embedded' | 'cluster';
+  /** Mailbox partitions this node owns; null when it owns every actor (embedded). */
+  partitions: number[] | null;
+  /** Epoch ms when the process started. */
+  startedAt: number;
+  uptimeSeconds: number;
+  /** Live activations by actor kind (`deal`, `cart`, `order`). */
+  activations: Record<string, number>;
+  /** Messages waiting in mailboxes, by actor kind. */
+  mailboxDepth: Record<string, number>;
+  /** Actor messages handled per second, measured since the previous snapshot. */
+  messagesPerSecond: number;
+  /** Committed batches (group commits) per second, since the previous snapshot. */
+  batchesPerSecond: number;
+  /** Outbox effects being carried out (the in-process job queue). */
+  outboxInFlight: number;
+  /** socket.io connections on this node. */
+  sockets: number;
+  /** Resident memory, bytes. */
+  rssBytes: number;
+}
+/** A live deal's figures in the ops snapshot (from its actor, as it is now). */
+export interface OpsDeal {
+  dealId: string;
+  title: string;
+  sellerId: string;
+  status: DealStatus;
+  currency: string;
+  price: number;
+  totalStock: number;
+  remainingStock: number;
+  soldUnits: number;
+  heldUnits: number;
+  waiting: number;
+  admitted: number;
+  startsAt: string;
+  endsAt: string;
+  waitingRoom: { enabled: boolean; admissionPerMinute: number; maxActive: number; paused: boolean };
+}
+/** `ops:snapshot`, to the admin ops room every ~2 s: the nodes and the deals that are not over. */
+export interface OpsSnapshotEvent {
+  nodes: OpsNode[];
+  deals: OpsDeal[];
   at: number;
 }
 
@@ -99,6 +170,7 @@ export interface ServerToClientEvents {
   'queue:admitted': (event: QueueAdmittedEvent) => void;
   'order:updated': (event: OrderUpdatedEvent) => void;
   'sales:tick': (event: SalesTickEvent) => void;
+  'ops:snapshot': (event: OpsSnapshotEvent) => void;
 }
 
 /** What the auth middleware leaves on `socket.data`. */
@@ -112,4 +184,11 @@ export const rooms = {
   deal: (dealId: string) => `deal:${dealId}`,
   user: (userId: string) => `user:${userId}`,
   sellerDeal: (dealId: string) => `seller:deal:${dealId}`,
+  /** The admin ops panel's room. */
+  ops: () => 'ops',
 } as const;
+
+/** The deal id of a `seller:deal:<id>` room name, or null for any other room. */
+export function sellerDealOf(room: string): string | null {
+  return room.startsWith('seller:deal:') ? room.slice('seller:deal:'.length) || null : null;
+}

@@ -212,7 +212,8 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
   switch (message.type) {
     case 'snapshot': {
       // `queue`: shoppers waiting (pre-queue included) and holding a live admission.
-      const queue = { waiting: waitingCount(state.room) + state.room.prequeue.size, admitted: state.room.active.size };
+      // `admittedTotal`: every admission since the start (the seller's conversion to paid).
+      const queue = { waiting: waitingCount(state.room) + state.room.prequeue.size, admitted: state.room.active.size, admittedTotal: state.room.meta.admittedTotal };
       if (!message.userId) return turn.done(ok({ deal, seq: deal.seq, ticket: null, queue }));
       const ticket = state.room.tickets.get(message.userId);
       if (ticket) turn.state = { ...state, room: markSeen(state.room, [message.userId], now) };

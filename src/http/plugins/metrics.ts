@@ -6,6 +6,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** Business counters, incremented by the routes that make holds and orders. */
     metrics: { holds: Counter<'deal'>; holdUnits: Counter; orders: Counter; payments: Counter<'outcome'> };
+    /** The registry `/metrics` exposes: other plugins add their own gauges to it (live-ops). */
+    metricsRegistry: Registry;
   }
 }
 
@@ -18,6 +20,7 @@ declare module 'fastify' {
 export default fp(
   async function metrics(app: FastifyInstance) {
     const register = new Registry();
+    app.decorate('metricsRegistry', register);
     collectDefaultMetrics({ register });
 
     const http = new Histogram({
