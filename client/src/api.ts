@@ -18,6 +18,10 @@ export class ApiError extends Error {
     readonly detail: string,
     /** Seconds from the `Retry-After` header (429, 423, 503), or null. */
     readonly retryAfter: number | null = null,
+    /** A validation problem's fields: `path` like `body/price`, and what is wrong with it. */
+    readonly errors: ReadonlyArray<{ path: string; message: string }> = [],
+    /** The server's request id (`requestId`), to quote when reporting a problem. */
+    readonly requestId: string | null = null,
   ) {
     super(detail);
     this.name = 'ApiError';
@@ -141,5 +145,7 @@ async function parse<T>(response: Response): Promise<T> {
     typeof problem.code === 'string' ? problem.code : `HTTP_${response.status}`,
     problem.detail || problem.title || response.statusText || `Request failed (${response.status})`,
     Number.isFinite(retryAfter) ? retryAfter : null,
+    Array.isArray(problem.errors) ? problem.errors : [],
+    typeof problem.requestId === 'string' ? problem.requestId : null,
   );
 }

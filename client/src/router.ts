@@ -7,12 +7,23 @@ import NotFoundPage from './pages/NotFoundPage.vue';
 import OrderPage from './pages/OrderPage.vue';
 import OrdersPage from './pages/OrdersPage.vue';
 import SignupPage from './pages/SignupPage.vue';
-import { accessToken } from './session';
+import { accessToken, storedUser } from './session';
+
+// Seller and admin pages are loaded only by those who open them.
+const SellerDealsPage = () => import('./pages/seller/SellerDealsPage.vue');
+const SellerNewDealPage = () => import('./pages/seller/SellerNewDealPage.vue');
+const SellerMonitorPage = () => import('./pages/seller/SellerMonitorPage.vue');
+const AdminOpsPage = () => import('./pages/admin/AdminOpsPage.vue');
 
 declare module 'vue-router' {
   interface RouteMeta {
     /** Only for logged-in shoppers. */
     requiresAuth?: boolean;
+    /**
+     * Only for these roles (as last known in this browser; the server checks each call and the
+     * page shows its refusal). Others are sent to the storefront.
+     */
+    roles?: Array<'seller' | 'admin'>;
     /** The document title (followed by " · Dealrush"). */
     title?: string;
   }
@@ -25,6 +36,10 @@ export const router = createRouter({
     { path: '/deals/:dealId', name: 'deal', component: DealPage, props: true },
     { path: '/orders', name: 'orders', component: OrdersPage, meta: { requiresAuth: true, title: 'My orders' } },
     { path: '/orders/:orderId', name: 'order', component: OrderPage, props: true, meta: { requiresAuth: true, title: 'Order' } },
+    { path: '/seller', name: 'seller', component: SellerDealsPage, meta: { requiresAuth: true, roles: ['seller'], title: 'My deals' } },
+    { path: '/seller/deals/new', name: 'seller-new-deal', component: SellerNewDealPage, meta: { requiresAuth: true, roles: ['seller'], title: 'New deal' } },
+    { path: '/seller/deals/:dealId', name: 'seller-monitor', component: SellerMonitorPage, props: true, meta: { requiresAuth: true, roles: ['seller', 'admin'], title: 'Live monitor' } },
+    { path: '/admin', name: 'admin', component: AdminOpsPage, meta: { requiresAuth: true, roles: ['admin'], title: 'Ops panel' } },
     { path: '/login', name: 'login', component: LoginPage, meta: { title: 'Log in' } },
     { path: '/signup', name: 'signup', component: SignupPage, meta: { title: 'Sign up' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: NotFoundPage, meta: { title: 'Not found' } },
@@ -34,6 +49,8 @@ export const router = createRouter({
 
 router.beforeEach((to) => {
   if (to.meta.requiresAuth && !accessToken()) return { name: 'login', query: { redirect: to.fullPath } };
+  const roles = to.meta.roles;
+  if (roles && !storedUser()?.roles.some((r) => (roles as string[]).includes(r))) return { name: 'deals' };
   return true;
 });
 
