@@ -4,13 +4,14 @@
 //   e2e          test/e2e/*.e2e.test.ts: Debian's chromium driven by playwright-core.
 const transform = {
   '^.+\\.ts$': ['@swc/jest'],
-  // A few dependencies ship ESM only (cookie, used by fastify's inject): compile them to CommonJS.
+  // A few dependencies ship ESM only (cookie, used by fastify's inject; content-disposition, used by
+// bull-board's own @fastify/static): compile them to CommonJS, wherever they are nested.
   '^.+\\.m?js$': ['@swc/jest', { swcrc: false, jsc: { parser: { syntax: 'ecmascript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
 };
-const esmOnly = ['cookie'];
+const esmOnly = ['cookie', 'content-disposition'];
 const common = {
   transform,
-  transformIgnorePatterns: [`/node_modules/(?!(${esmOnly.join('|')})/)`],
+  transformIgnorePatterns: [`/node_modules/(?!(.*/node_modules/)?(${esmOnly.join('|')})/)`],
   testEnvironment: 'node',
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
 };

@@ -14,15 +14,18 @@ import core from './http/plugins/core';
 import errors from './http/plugins/errors';
 import idempotency from './http/plugins/idempotency';
 import metrics from './http/plugins/metrics';
+import payments from './http/plugins/payments';
 import rateLimits from './http/plugins/rate-limits';
 import security from './http/plugins/security';
 import adminOrderRoutes from './http/routes/admin-orders.route';
+import adminPaymentRoutes from './http/routes/admin-payments.route';
 import adminUserRoutes from './http/routes/admin-users.route';
 import authRoutes from './http/routes/auth.route';
 import cartRoutes from './http/routes/cart.route';
 import dealRoutes from './http/routes/deals.route';
 import healthRoutes from './http/routes/health.route';
 import orderRoutes from './http/routes/orders.route';
+import paymentWebhookRoutes from './http/routes/payment-webhook.route';
 import sellerOnboardingRoutes from './http/routes/seller-onboarding.route';
 import queueRoutes from './http/routes/queue.route';
 import liveOps from './realtime/live-ops';
@@ -81,6 +84,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(realtime);
   await app.register(idempotency);
   await app.register(metrics);
+  await app.register(payments, { config });
   await app.register(liveOps);
 
   await app.register(healthRoutes);
@@ -88,6 +92,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(dealRoutes);
   await app.register(cartRoutes);
   await app.register(orderRoutes);
+  await app.register(paymentWebhookRoutes);
+  await app.register(adminPaymentRoutes);
   await app.register(sellerOnboardingRoutes);
   await app.register(adminUserRoutes);
   await app.register(adminOrderRoutes);

@@ -26,6 +26,23 @@ const EnvSchema = Type.Object({
   ORDER_PAYMENT_TIMEOUT_SECONDS: Type.Integer({ minimum: 5, maximum: 86400, default: 900 }),
   PAYMENT_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16 })),
   GATEWAY_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** The signing secret before a rotation: accepted too until PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL (or while set). */
+  PAYMENT_WEBHOOK_SECRET_PREVIOUS: Type.Optional(Type.String({ minLength: 16 })),
+  PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL: Type.Optional(Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2})$' })),
+  /** Where the gateway sends webhooks (given with each payment); unset: this node's own address. */
+  PAYMENT_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  /** A payment still pending this long is asked about at the gateway (a lost webhook). */
+  PAYMENT_RECONCILE_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 120 }),
+  /** How often the reconciliation job runs (also retries refunds and unprocessed webhooks). */
+  PAYMENT_JOBS_INTERVAL_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+  /** BullMQ key prefix in Redis (REDIS_URL set). */
+  QUEUE_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'dealrush' }),
+  /** `npm run gateway`: the mock gateway's port. */
+  GATEWAY_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 4100 }),
+  /** The mock gateway's first webhook retry delay (doubling after each failure). */
+  GATEWAY_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 600_000, default: 1000 }),
+  /** The mock gateway approves each payment this many ms after its creation (demos, browser tests); unset: the card page decides. */
+  GATEWAY_AUTO_APPROVE_MS: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
   /** HMAC secret of access tokens; the embedded default generates one and keeps it in DATA_DIR. */
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86400, default: 900 }),
@@ -95,7 +112,18 @@ export interface Config {
   holdTtlSeconds: number;
   orderPaymentTimeoutSeconds: number;
   paymentWebhookSecret: string;
+  /** The previous signing secret, still accepted until `paymentWebhookSecretPreviousUntil` (epoch ms; null: while set). */
+  paymentWebhookSecretPrevious: string | null;
+  paymentWebhookSecretPreviousUntil: number | null;
+  paymentWebhookUrl: string | null;
+  paymentReconcileAfterSeconds: number;
+  paymentJobsIntervalSeconds: number;
+  queuePrefix: string;
+  /** Null: the bundled mock gateway, in-process. */
   gatewayUrl: string | null;
+  gatewayPort: number;
+  gatewayRetryBaseMs: number;
+  gatewayAutoApproveMs: number | null;
   jwtSecret: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -184,7 +212,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     holdTtlSeconds: e.HOLD_TTL_SECONDS,
     orderPaymentTimeoutSeconds: e.ORDER_PAYMENT_TIMEOUT_SECONDS,
     paymentWebhookSecret: e.PAYMENT_WEBHOOK_SECRET ?? secrets.paymentWebhookSecret,
-    gatewayUrl: e.GATEWAY_URL ?? null,
+    paymentWebhookSecretPrevious: e.PAYMENT_WEBHOOK_SECRET_PREVIOUS ?? null,
+    paymentWebhookSecretPreviousUntil: e.PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL ? Date.parse(e.PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL) : null,
+    paymentWebhookUrl: e.PAYMENT_WEBHOOK_URL ?? null,
+    paymentReconcileAfterSeconds: e.PAYMENT_RECONCILE_AFTER_SECONDS,
+    paymentJobsIntervalSeconds: e.PAYMENT_JOBS_INTERVAL_SECONDS,
+    queuePrefix: e.QUEUE_PREFIX,
+    gatewayUrl: e.GATEWAY_URL ? e.GATEWAY_URL.replace(/\/+$/, '') : null,
+    gatewayPort: e.GATEWAY_PORT,
+    gatewayRetryBaseMs: e.GATEWAY_RETRY_BASE_MS,
+    gatewayAutoApproveMs: e.GATEWAY_AUTO_APPROVE_MS ?? null,
     jwtSecret: e.JWT_SECRET ?? secrets.jwtSecret,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,

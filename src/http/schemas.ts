@@ -107,6 +107,32 @@ export const OrderSchema = Type.Object(
     createdAt: IsoTime,
     expiresAt: IsoTime,
     paidAt: Nullable(IsoTime),
+    /** The payment the order is being (or was) paid with; null before any. */
+    payment: Type.Optional(
+      Nullable(
+        Type.Object({
+          id: Id,
+          status: Type.Union(['pending', 'approved', 'declined', 'refund_pending', 'refunded'].map((s) => Type.Literal(s))),
+          amount: Money,
+          currency: Currency,
+        }),
+      ),
+    ),
+    /**
+     * The order's refund: after a refund of a paid order (`requested`), or when a payment arrived
+     * after the order expired or was cancelled (`late_payment`: given back automatically).
+     */
+    refund: Type.Optional(
+      Nullable(
+        Type.Object({
+          status: Type.Union([Type.Literal('pending'), Type.Literal('refunded')]),
+          reason: Type.String(),
+          amount: Money,
+          currency: Currency,
+          refundedAt: Nullable(IsoTime),
+        }),
+      ),
+    ),
   },
 );
 export type Order = Omit<Static<typeof OrderSchema>, 'status'> & { status: OrderStatus };

@@ -1,36 +1,108 @@
+/** A payment's state at the gateway. */
+export type GatewayStatus = 'pending' | 'approved' | 'declined' | 'refunded';
+
+/** What the gateway reports about one payment (its status query). */
+export interface GatewayPaymentView {
+  id: string;
+  orderId: string;
+  amount: number;
+  currency: string;
+  status: GatewayStatus;
+  /** What was charged; differs from `amount` only on a gateway fault. Null until approved. */
+  chargedAmount: number | null;
+  checkoutUrl: string;
+}
+
+/** The gateway could not be reached or answered 5xx: nothing is known to have happened. */
+export class GatewayUnavailableError extends Error {
+  readonly code = 'GATEWAY_UNAVAILABLE';
+}
+
+/** The gateway refused the call (4xx): `status` and the gateway's `code`. */
+export class GatewayRefusedError extends Error {
+  constructor(
+    readonly status: number,
+    readonly gatewayCode: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /**
- * How Dealrush talks to a payment gateway. The first implementation approves every payment; the
- * real gateway protocol (hosted card page, signed webhooks) plugs in behind the same interface.
+ * How Dealrush talks to a payment gateway. Every call is idempotent at the gateway: creating a
+ * payment is keyed by our payment id, a refund of a refunded payment changes nothing, so a call
+ * retried after a timeout never charges or refunds twice.
  */
 export interface PaymentProvider {
   readonly name: string;
   /**
-   * Asks the gateway to charge `amount` (minor units) of `currency` for `orderId`.
-   * Resolves with the URL where the shopper completes the payment.
+   * Creates (or finds) payment `paymentId` for `amount` minor units of `currency`. The gateway
+   * sends its outcome to `webhookUrl`; the card page sends the shopper back to `returnUrl`.
+   * `publicOrigin`: the origin the shopper reached us at (the in-process gateway's card page is there).
+   * @throws GatewayUnavailableError, GatewayRefusedError
    */
-  createPayment(payment: { paymentId: string; orderId: string; amount: number; currency: string }): Promise<{ checkoutUrl: string }>;
+  createPayment(payment: { paymentId: string; orderId: string; amount: number; currency: string; webhookUrl: string; returnUrl: string | null; publicOrigin: string | null }): Promise<{ checkoutUrl: string }>;
+  /** The payment's state at the gateway, or null if the gateway has never heard of it. */
+  getPayment(paymentId: string): Promise<GatewayPaymentView | null>;
+  /** Refunds an approved payment (idempotent). */
+  refund(paymentId: string): Promise<GatewayPaymentView>;
 }
 
-/** What a provider reports back: the order actor is told through this callback. */
-export type PaymentOutcomeHandler = (outcome: { paymentId: string; orderId: string; approved: boolean }) => Promise<void>;
-
 /**
- * Approves every payment a moment after it is created (no card form, no network). The shopper
- * is sent to their order page, where the `paid` status arrives live.
+ * The gateway's HTTP protocol (the bundled mock's, `src/payments/gateway`), at `baseUrl`.
+ * `localGateway`: the gateway is the in-process mock, whose card page is on this server, so a
+ * `checkoutUrl` is given the shopper's own origin.
  */
-export class AutoApprovePaymentProvider implements PaymentProvider {
-  readonly name = 'auto-approve';
+export class HttpGatewayProvider implements PaymentProvider {
+  readonly name = 'mock-gateway';
 
   constructor(
-    private readonly report: PaymentOutcomeHandler,
-    private readonly delayMs = 50,
-    private readonly onError: (error: unknown) => void = () => undefined,
+    private readonly baseUrl: () => string,
+    private readonly options: { timeoutMs?: number; localGateway?: boolean } = {},
   ) {}
 
-  async createPayment(payment: { paymentId: string; orderId: string }): Promise<{ checkoutUrl: string }> {
-    setTimeout(() => {
-      this.report({ paymentId: payment.paymentId, orderId: payment.orderId, approved: true }).catch(this.onError);
-    }, this.delayMs).unref();
-    return { checkoutUrl: `/orders/${payment.orderId}?payment=${payment.paymentId}` };
+  async createPayment(p: Parameters<PaymentProvider['createPayment']>[0]): Promise<{ checkoutUrl: string }> {
+    const body = { id: p.paymentId, orderId: p.orderId, amount: p.amount, currency: p.currency, webhookUrl: p.webhookUrl, ...(p.returnUrl ? { returnUrl: p.returnUrl } : {}) };
+    const view = (await this.call('POST', '/v1/payments', body))!;
+    let checkoutUrl = view.checkoutUrl;
+    if (this.options.localGateway && p.publicOrigin) {
+      const url = new URL(checkoutUrl);
+      checkoutUrl = `${p.publicOrigin}${url.pathname}${url.search}`;
+    }
+    return { checkoutUrl };
+  }
+
+  async getPayment(paymentId: string): Promise<GatewayPaymentView | null> {
+    return this.call('GET', `/v1/payments/${encodeURIComponent(paymentId)}`, undefined, true);
+  }
+
+  async refund(paymentId: string): Promise<GatewayPaymentView> {
+    return (await this.call('POST', `/v1/payments/${encodeURIComponent(paymentId)}/refund`, {}))!;
+  }
+
+  private async call(method: string, path: string, body: unknown, nullOn404 = false): Promise<GatewayPaymentView | null> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.baseUrl()}${path}`, {
+        method,
+        headers: body === undefined ? {} : { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+      });
+    } catch (error) {
+      throw new GatewayUnavailableError(`the payment gateway did not answer ${method} ${path}: ${(error as Error).message}`);
+    }
+    const text = await res.text();
+    if (res.status === 404 && nullOn404) return null;
+    if (res.status >= 500) throw new GatewayUnavailableError(`the payment gateway answered ${res.status} to ${method} ${path}`);
+    let json: any = null;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw new GatewayUnavailableError(`the payment gateway answered ${method} ${path} with something that is not JSON`);
+    }
+    if (res.status >= 400) throw new GatewayRefusedError(res.status, json?.error?.code ?? 'refused', json?.error?.message ?? `the gateway refused ${method} ${path}`);
+    return json as GatewayPaymentView;
   }
 }

@@ -6,7 +6,7 @@ import type { Config } from '../config';
 import { ActorInboxEntity, ActorOutboxEntity, ActorReminderEntity, ActorStateEntity } from './entities/actor.entity';
 import { DealEntity } from './entities/deal.entity';
 import { HoldEntity } from './entities/hold.entity';
-import { OrderEntity, OrderItemEntity, PaymentEntity } from './entities/order.entity';
+import { OrderEntity, OrderItemEntity, PaymentEntity, PaymentEventEntity } from './entities/order.entity';
 import { RefreshTokenEntity, UserEntity } from './entities/user.entity';
 import { InitialSchema1763700000000 } from './migrations/1763700000000-initial-schema';
 import { IdempotencyKeys1763700000001 } from './migrations/1763700000001-idempotency-keys';
@@ -15,13 +15,14 @@ import { TicketEntity } from './entities/ticket.entity';
 import { IdempotencyKeyEntity } from './entities/idempotency-key.entity';
 import { SellerApplicationEntity } from './entities/seller-application.entity';
 import { AccountSecurity1763700000003 } from './migrations/1763700000003-account-security';
+import { Payments1763700000004 } from './migrations/1763700000004-payments';
 
 export const entities = [
   UserEntity, RefreshTokenEntity, DealEntity, HoldEntity, OrderEntity, OrderItemEntity, PaymentEntity,
   ActorStateEntity, ActorReminderEntity, ActorInboxEntity, ActorOutboxEntity, IdempotencyKeyEntity,
-  SellerApplicationEntity, TicketEntity,
+  SellerApplicationEntity, TicketEntity, PaymentEventEntity,
 ];
-export const migrations = [InitialSchema1763700000000, IdempotencyKeys1763700000001, WaitingRoom1763700000002, AccountSecurity1763700000003];
+export const migrations = [InitialSchema1763700000000, IdempotencyKeys1763700000001, WaitingRoom1763700000002, AccountSecurity1763700000003, Payments1763700000004];
 
 /**
  * Builds the one DataSource of a process: MariaDB through mysql2 when `config.database.type` is

@@ -133,6 +133,19 @@ describe('deal transition', () => {
     expect(refunded.turns.map((t) => t.reply)).toEqual([{ ok: true, value: { refunded: 2 } }, { ok: true, value: { refunded: 0 } }]);
   });
 
+  it('an order paid after its units went back is told to refund itself; its units stay where they are', () => {
+    let s = opened();
+    s = run(s, reserve('u1', 2, 'h1')).state;
+    s = run(s, { type: 'attach', now: T0 + 2000, userId: 'u1', orderId: 'o1', holdIds: ['h1'], until: T0 + 999_999 }).state;
+    s = run(s, { type: 'releaseOrder', now: T0 + 3000, orderId: 'o1', reason: 'expired' }).state;
+    s = run(s, reserve('u2', 2, 'h2')).state; // someone else holds the units now
+    const late = run(s, { type: 'sell', now: T0 + 4000, orderId: 'o1' });
+    expect(codeOf(late.last.reply)).toBe('HOLD_EXPIRED');
+    expect(late.last.effects).toContainEqual({ type: 'send', to: { kind: 'order', id: 'o1' }, message: { type: 'unitsLost', now: T0 + 4000, dealId: 'd1' } });
+    expect(late.state.deal).toMatchObject({ remainingStock: 8, heldUnits: 2, soldUnits: 0 });
+    expect(stockBalances(late.state.deal!)).toBe(true);
+  });
+
   it('refuses another shopper’s hold and unknown holds', () => {
     const s = run(opened(), reserve('u1', 1, 'h1')).state;
     expect(codeOf(run(s, { type: 'release', now: T0 + 2000, userId: 'u2', holdId: 'h1' }).last.reply)).toBe('NOT_FOUND');

@@ -325,7 +325,11 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
     case 'sell': {
       const ordered = [...state.holds.values()].filter((h) => h.status === 'ordered' && h.orderId === message.orderId);
       if (ordered.length === 0) {
-        return turn.done(state.sold.has(message.orderId) ? ok({ sold: 0 }) : fail('HOLD_EXPIRED', `order ${message.orderId} has no units held any more`));
+        if (state.sold.has(message.orderId)) return turn.done(ok({ sold: 0 }));
+        // Paid, but its units already went back (released or expired first): the order must give the
+        // money back, never keep it for units it does not have.
+        turn.effects.push({ type: 'send', to: { kind: 'order', id: message.orderId }, message: { type: 'unitsLost', now, dealId: deal.id } });
+        return turn.done(fail('HOLD_EXPIRED', `order ${message.orderId} has no units held any more`));
       }
       let units = 0;
       let holds = state.holds;

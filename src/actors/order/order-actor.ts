@@ -17,6 +17,41 @@ export const orderLifecycle: Record<OrderStatus, { to: OrderStatus[] }> = {
   refunded: { to: [] },
 };
 
+/** One payment attempt of an order, as the order actor tracks it. */
+export interface OrderPayment {
+  id: string;
+  amount: number;
+  currency: string;
+  /**
+   * Moves only forward: `pending` -> `approved` | `declined`; `approved` -> `refund_pending` (we asked
+   * the gateway to give the money back) -> `refunded`. A `refunded` payment is final.
+   */
+  status: PaymentStatus;
+  /** Why admins must look at it (`amount_mismatch`: the gateway charged another amount or currency), or null. */
+  flag: string | null;
+  /** Why it is (being) refunded, or null. */
+  refundReason: RefundReason | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type PaymentStatus = 'pending' | 'approved' | 'declined' | 'refund_pending' | 'refunded';
+/**
+ * `requested`: the shopper refunded a paid order; `late_payment`: approved after the order was
+ * expired or cancelled; `duplicate_payment`: a second approved payment of a paid order;
+ * `units_unavailable`: a deal could not sell the order's units; `gateway`: refunded at the gateway.
+ */
+export type RefundReason = 'requested' | 'late_payment' | 'duplicate_payment' | 'units_unavailable' | 'gateway';
+
+/** The order's own refund, as the shopper sees it. */
+export interface OrderRefund {
+  paymentId: string;
+  status: 'pending' | 'refunded';
+  reason: RefundReason;
+  amount: number;
+  refundedAt: number | null;
+}
+
 export interface OrderRecord {
   id: string;
   userId: string;
@@ -25,12 +60,16 @@ export interface OrderRecord {
   total: number;
   currency: string;
   shippingAddress: ShippingAddress;
+  /** The payment the shopper is paying with now (or paid with), or null. */
   paymentId: string | null;
   createdAt: number;
   /** Payment deadline (epoch ms): a `pending_payment` order expires then. */
   expiresAt: number;
   paidAt: number | null;
   updatedAt: number;
+  /** Every payment attempt, oldest first. */
+  payments: OrderPayment[];
+  refund: OrderRefund | null;
 }
 
 export interface OrderState {
@@ -44,12 +83,17 @@ export interface PaymentStart {
   currency: string;
 }
 
+/** What the gateway said about a payment (a webhook event, or the answer of its status query). */
+export type PaymentOutcome = 'approved' | 'declined' | 'refunded';
+
 export type OrderMessage =
   | { type: 'create'; now: number; orderId: string; userId: string; items: AttachedItem[]; shippingAddress: ShippingAddress; expiresAt: number }
   | { type: 'get'; userId: string }
   | { type: 'startPayment'; now: number; userId: string; paymentId: string; provider: string }
-  | { type: 'paymentSucceeded'; now: number; paymentId: string }
-  | { type: 'paymentFailed'; now: number; paymentId: string }
+  /** The gateway's word on a payment: applied once, and never moves the order backwards. */
+  | { type: 'paymentEvent'; now: number; paymentId: string; outcome: PaymentOutcome; amount: number; currency: string }
+  /** A deal could not turn the order's holds into sold units (they were gone): refund the order. */
+  | { type: 'unitsLost'; now: number; dealId: string }
   | { type: 'cancel'; now: number; userId: string }
   | { type: 'refund'; now: number; userId: string }
   | { type: 'alarm'; now: number; name: string };
@@ -58,7 +102,14 @@ export type OrderChange =
   | { op: 'insert' }
   | { op: 'update' }
   | { op: 'insertPayment'; payment: PaymentStart & { provider: string } }
-  | { op: 'updatePayment'; paymentId: string; status: 'approved' | 'declined' };
+  | { op: 'updatePayment'; payment: OrderPayment };
+
+/** What `paymentEvent` answers: what became of the event (for the event log and the logs). */
+export interface PaymentEventResult {
+  applied: 'paid' | 'declined' | 'refund_requested' | 'refunded' | 'flagged' | 'ignored';
+  detail: string;
+  order: OrderRecord;
+}
 
 type Out = Transition<OrderState, Result<unknown>>;
 
@@ -68,6 +119,12 @@ const dealsOf = (order: OrderRecord) => [...new Set(order.items.map((i) => i.dea
  * The order actor's logic (pure). Paying, cancelling, expiring and refunding each tell the deals
  * of the order through durable `send` effects (outbox), so a committed `paid` always reaches the
  * deal and turns its holds into sold units, even across a crash.
+ *
+ * Payments: each attempt's status only moves forward, so a duplicated or reordered gateway event
+ * changes nothing twice and never backwards. An approved payment that cannot pay the order (it
+ * expired or was cancelled first, or another payment paid it) is marked `refund_pending`: the
+ * payment jobs ask the gateway for the refund, and the shopper is told (`order:updated`). An
+ * approved amount or currency that differs from the payment's is flagged for admins, not paid.
  */
 export function orderTransition(state: OrderState, message: OrderMessage): Out {
   const order = state.order;
@@ -93,6 +150,8 @@ export function orderTransition(state: OrderState, message: OrderMessage): Out {
       expiresAt: message.expiresAt,
       paidAt: null,
       updatedAt: message.now,
+      payments: [],
+      refund: null,
     };
     persist({ op: 'insert' });
     effects.push({ type: 'remind', name: 'expire', at: message.expiresAt });
@@ -101,15 +160,32 @@ export function orderTransition(state: OrderState, message: OrderMessage): Out {
 
   if (!order) return { state, reply: fail('NOT_FOUND', 'no such order') };
   const owned = (userId: string) => order.userId === userId;
-  const move = (to: OrderStatus, patch: Partial<OrderRecord>, now: number): OrderState => {
+  let current: OrderRecord = order;
+  const tellShopper = (now: number, extra: Record<string, unknown> = {}) =>
+    effects.push({ type: 'publish', room: `user:${order.userId}`, event: 'order:updated', payload: { orderId: order.id, status: current.status, at: now, ...extra } });
+  const move = (to: OrderStatus, patch: Partial<OrderRecord>, now: number, extra: Record<string, unknown> = {}): void => {
     persist({ op: 'update' });
-    effects.push({ type: 'publish', room: `user:${order.userId}`, event: 'order:updated', payload: { orderId: order.id, status: to, at: now } });
     if (to !== 'pending_payment') effects.push({ type: 'remind', name: 'expire', at: null });
-    return { order: { ...order, ...patch, status: to, updatedAt: now } };
+    current = { ...current, ...patch, status: to, updatedAt: now };
+    tellShopper(now, extra);
+  };
+  const patchOrder = (patch: Partial<OrderRecord>, now: number) => {
+    persist({ op: 'update' });
+    current = { ...current, ...patch, updatedAt: now };
+  };
+  const setPayment = (payment: OrderPayment) => {
+    persist({ op: 'updatePayment', payment });
+    current = { ...current, payments: current.payments.map((p) => (p.id === payment.id ? payment : p)) };
   };
   const tellDeals = (message: (dealId: string) => unknown) => {
     for (const dealId of dealsOf(order)) effects.push({ type: 'send', to: { kind: 'deal', id: dealId }, message: message(dealId) });
   };
+  /** Marks an approved payment for refund at the gateway (the payment jobs carry it out). */
+  const refundPayment = (payment: OrderPayment, reason: RefundReason, now: number, ownRefund: boolean) => {
+    setPayment({ ...payment, status: 'refund_pending', refundReason: reason, updatedAt: now });
+    if (ownRefund) patchOrder({ refund: { paymentId: payment.id, status: 'pending', reason, amount: payment.amount, refundedAt: null } }, now);
+  };
+  const done = (reply: Result<unknown>): Out => ({ state: current === order ? state : { order: current }, reply, effects });
 
   switch (message.type) {
     case 'get':
@@ -121,45 +197,44 @@ export function orderTransition(state: OrderState, message: OrderMessage): Out {
       if (message.now >= order.expiresAt) return { state, reply: fail('INVALID_STATE', 'the payment window has closed') };
       const payment: PaymentStart = { paymentId: order.paymentId ?? message.paymentId, orderId: order.id, amount: order.total, currency: order.currency };
       if (order.paymentId) return { state, reply: ok({ payment, created: false }) };
-      persist({ op: 'update' });
+      const known = order.payments.find((p) => p.id === message.paymentId);
+      if (known) return { state, reply: fail('INVALID_STATE', `payment ${known.id} is ${known.status}: start a new payment with a new Idempotency-Key`) };
       persist({ op: 'insertPayment', payment: { ...payment, provider: message.provider } });
-      return { state: { order: { ...order, paymentId: payment.paymentId, updatedAt: message.now } }, reply: ok({ payment, created: true }), effects };
+      const record: OrderPayment = { id: payment.paymentId, amount: payment.amount, currency: payment.currency, status: 'pending', flag: null, refundReason: null, createdAt: message.now, updatedAt: message.now };
+      patchOrder({ paymentId: payment.paymentId, payments: [...order.payments, record] }, message.now);
+      return done(ok({ payment, created: true }));
     }
 
-    case 'paymentSucceeded': {
-      if (order.status === 'paid' || order.status === 'refunded') return { state, reply: ok(order) };
-      if (order.status !== 'pending_payment' || order.paymentId !== message.paymentId) {
-        return { state, reply: fail('INVALID_STATE', `payment ${message.paymentId} arrived for a ${order.status} order`) };
-      }
-      persist({ op: 'updatePayment', paymentId: message.paymentId, status: 'approved' });
-      const next = move('paid', { paidAt: message.now }, message.now);
-      tellDeals(() => ({ type: 'sell', now: message.now, orderId: order.id }));
-      return { state: next, reply: ok(next.order), effects };
-    }
+    case 'paymentEvent':
+      return paymentEvent(message);
 
-    case 'paymentFailed': {
-      if (order.status !== 'pending_payment' || order.paymentId !== message.paymentId) return { state, reply: ok(order) };
-      persist({ op: 'updatePayment', paymentId: message.paymentId, status: 'declined' });
-      persist({ op: 'update' });
-      return { state: { order: { ...order, paymentId: null, updatedAt: message.now } }, reply: ok(order), effects };
+    case 'unitsLost': {
+      if (order.status !== 'paid') return { state, reply: ok(order) };
+      const payment = order.payments.find((p) => p.id === order.paymentId);
+      move('refunded', {}, message.now, { reason: 'units_unavailable' });
+      tellDeals(() => ({ type: 'refundOrder', now: message.now, orderId: order.id }));
+      if (payment && payment.status === 'approved') refundPayment(payment, 'units_unavailable', message.now, true);
+      return done(ok(current));
     }
 
     case 'cancel': {
       if (!owned(message.userId)) return { state, reply: fail('NOT_FOUND', 'no such order') };
       if (order.status === 'cancelled') return { state, reply: ok(order) };
       if (order.status !== 'pending_payment') return { state, reply: fail('INVALID_STATE', `a ${order.status} order cannot be cancelled`) };
-      const next = move('cancelled', {}, message.now);
+      move('cancelled', {}, message.now);
       tellDeals(() => ({ type: 'releaseOrder', now: message.now, orderId: order.id, reason: 'cancelled' }));
-      return { state: next, reply: ok(next.order), effects };
+      return done(ok(current));
     }
 
     case 'refund': {
       if (!owned(message.userId)) return { state, reply: fail('NOT_FOUND', 'no such order') };
       if (order.status === 'refunded') return { state, reply: ok(order) };
       if (order.status !== 'paid') return { state, reply: fail('INVALID_STATE', `a ${order.status} order cannot be refunded`) };
-      const next = move('refunded', {}, message.now);
+      move('refunded', {}, message.now);
       tellDeals(() => ({ type: 'refundOrder', now: message.now, orderId: order.id }));
-      return { state: next, reply: ok(next.order), effects };
+      const payment = order.payments.find((p) => p.id === order.paymentId);
+      if (payment && payment.status === 'approved') refundPayment(payment, 'requested', message.now, true);
+      return done(ok(current));
     }
 
     case 'alarm': {
@@ -168,11 +243,85 @@ export function orderTransition(state: OrderState, message: OrderMessage): Out {
         effects.push({ type: 'remind', name: 'expire', at: order.expiresAt });
         return { state, reply: ok(null), effects };
       }
-      const next = move('expired', {}, message.now);
+      move('expired', {}, message.now);
       tellDeals(() => ({ type: 'releaseOrder', now: message.now, orderId: order.id, reason: 'expired' }));
-      return { state: next, reply: ok(null), effects };
+      return done(ok(null));
     }
   }
+
+  function paymentEvent(m: Extract<OrderMessage, { type: 'paymentEvent' }>): Out {
+    const o = order!;
+    const now = m.now;
+    const result = (applied: PaymentEventResult['applied'], detail: string) => done(ok({ applied, detail, order: current } satisfies PaymentEventResult));
+    const payment = o.payments.find((p) => p.id === m.paymentId);
+    if (!payment) return { state, reply: fail('NOT_FOUND', `order ${o.id} has no payment ${m.paymentId}`) };
+
+    if (m.outcome === 'declined') {
+      if (payment.status !== 'pending') return result('ignored', `payment ${payment.id} is already ${payment.status}`);
+      setPayment({ ...payment, status: 'declined', updatedAt: now });
+      if (o.status === 'pending_payment' && o.paymentId === payment.id) {
+        patchOrder({ paymentId: null }, now);
+        tellShopper(now, { payment: 'declined' });
+      }
+      return result('declined', 'the shopper may pay again');
+    }
+
+    if (m.outcome === 'refunded') {
+      if (payment.status === 'refunded') return result('ignored', `payment ${payment.id} is already refunded`);
+      setPayment({ ...payment, status: 'refunded', refundReason: payment.refundReason ?? 'gateway', updatedAt: now });
+      if (payment.status === 'refund_pending') {
+        if (current.refund?.paymentId === payment.id) {
+          patchOrder({ refund: { ...current.refund, status: 'refunded', refundedAt: now } }, now);
+          tellShopper(now, { refund: 'refunded' });
+        }
+        return result('refunded', 'the refund we asked for is done');
+      }
+      if (payment.status === 'approved' && o.status === 'paid' && o.paymentId === payment.id) {
+        // Refunded at the gateway (not by us): the order is refunded and its units return.
+        move('refunded', { refund: { paymentId: payment.id, status: 'refunded', reason: 'gateway', amount: payment.amount, refundedAt: now } }, now, { refund: 'refunded' });
+        tellDeals(() => ({ type: 'refundOrder', now, orderId: o.id }));
+        return result('refunded', 'refunded at the gateway: the order is refunded');
+      }
+      if (o.status === 'pending_payment' && o.paymentId === payment.id) patchOrder({ paymentId: null }, now);
+      return result('refunded', `payment ${payment.id} was ${payment.status}: recorded as refunded, the order is not paid with it`);
+    }
+
+    // approved
+    if (payment.status !== 'pending' && payment.status !== 'declined') return result('ignored', `payment ${payment.id} is already ${payment.status}`);
+    if (m.amount !== payment.amount || m.currency !== payment.currency) {
+      setPayment({ ...payment, status: 'approved', flag: 'amount_mismatch', updatedAt: now });
+      if (o.status === 'pending_payment' && o.paymentId === payment.id) patchOrder({ paymentId: null }, now);
+      return result('flagged', `the gateway approved ${m.amount} ${m.currency} for a payment of ${payment.amount} ${payment.currency}: flagged for admins, not paid`);
+    }
+    const approved: OrderPayment = { ...payment, status: 'approved', updatedAt: now };
+    if (o.status === 'pending_payment') {
+      setPayment(approved);
+      move('paid', { paidAt: now, paymentId: payment.id }, now);
+      tellDeals(() => ({ type: 'sell', now, orderId: o.id }));
+      return result('paid', 'the order is paid; its holds become sold units');
+    }
+    // The order cannot take this money any more: give it back, and say so.
+    const reason: RefundReason = o.status === 'paid' || (o.status === 'refunded' && o.paymentId !== payment.id) ? 'duplicate_payment' : 'late_payment';
+    const own = reason === 'late_payment' && current.refund === null;
+    refundPayment(approved, reason, now, own);
+    tellShopper(now, { refund: 'pending', reason });
+    return result('refund_requested', `the order is ${o.status}: payment ${payment.id} is refunded (${reason})`);
+  }
+}
+
+/** The order's refund as its row's columns. */
+const refundColumns = (r: OrderRefund | null) => ({
+  refundStatus: r?.status ?? null,
+  refundReason: r?.reason ?? null,
+  refundPaymentId: r?.paymentId ?? null,
+  refundAmount: r?.amount ?? null,
+  refundedAt: r?.refundedAt ?? null,
+});
+
+/** The order's refund from its row (null when it has none). */
+export function refundFromRow(row: Pick<OrderEntity, 'refundStatus' | 'refundReason' | 'refundPaymentId' | 'refundAmount' | 'refundedAt'>): OrderRefund | null {
+  if (!row.refundStatus || !row.refundPaymentId) return null;
+  return { paymentId: row.refundPaymentId, status: row.refundStatus as OrderRefund['status'], reason: row.refundReason as RefundReason, amount: row.refundAmount ?? 0, refundedAt: row.refundedAt };
 }
 
 const orderStore: ActorStore<OrderState> = {
@@ -182,36 +331,47 @@ const orderStore: ActorStore<OrderState> = {
     const row = await manager.findOne(OrderEntity, { where: { id } });
     if (!row) return { order: null };
     const items = await manager.find(OrderItemEntity, { where: { orderId: id } });
+    const payments = await manager.find(PaymentEntity, { where: { orderId: id } });
+    const { refundStatus: _s, refundReason: _r, refundPaymentId: _p, refundAmount: _a, refundedAt: _t, ...fields } = row;
     return {
       order: {
-        ...row,
+        ...fields,
         shippingAddress: row.shippingAddress as unknown as ShippingAddress,
         items: items
           .sort((a, b) => a.id.localeCompare(b.id))
           .map((i) => ({ holdId: i.holdId, dealId: i.dealId, quantity: i.quantity, unitPrice: i.unitPrice, currency: row.currency })),
+        payments: payments
+          .sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id))
+          .map((p) => ({ id: p.id, amount: p.amount, currency: p.currency, status: p.status as PaymentStatus, flag: p.flag, refundReason: p.refundReason as RefundReason | null, createdAt: p.createdAt, updatedAt: p.updatedAt })),
+        refund: refundFromRow(row),
       },
     };
   },
 
   async save(manager: EntityManager, id: string, changes: unknown[], _before: OrderState, after: OrderState, now: number): Promise<void> {
     const order = after.order!;
-    const { items, ...row } = order;
+    const { items, payments: _payments, refund, ...row } = order;
     const ops = changes as OrderChange[];
     if (ops.some((c) => c.op === 'insert')) {
-      await manager.insert(OrderEntity, { ...row, shippingAddress: row.shippingAddress as unknown as Record<string, string> });
+      await manager.insert(OrderEntity, { ...row, ...refundColumns(refund), shippingAddress: row.shippingAddress as unknown as Record<string, string> });
       await manager.insert(
         OrderItemEntity,
         items.map((item, index) => ({ id: `${id}-${String(index).padStart(3, '0')}`, orderId: id, dealId: item.dealId, holdId: item.holdId, quantity: item.quantity, unitPrice: item.unitPrice })),
       );
     } else if (ops.some((c) => c.op === 'update')) {
-      await manager.update(OrderEntity, { id }, { status: order.status, paymentId: order.paymentId, paidAt: order.paidAt, updatedAt: now });
+      await manager.update(OrderEntity, { id }, { status: order.status, paymentId: order.paymentId, paidAt: order.paidAt, updatedAt: now, ...refundColumns(refund) });
     }
     for (const change of ops) {
       if (change.op === 'insertPayment') {
         const p = change.payment;
         await manager.insert(PaymentEntity, { id: p.paymentId, orderId: id, provider: p.provider, amount: p.amount, currency: p.currency, status: 'pending', createdAt: now, updatedAt: now });
       } else if (change.op === 'updatePayment') {
-        await manager.update(PaymentEntity, { id: change.paymentId }, { status: change.status, updatedAt: now });
+        const p = change.payment;
+        await manager.update(
+          PaymentEntity,
+          { id: p.id },
+          { status: p.status, flag: p.flag, refundReason: p.refundReason, refundedAt: p.status === 'refunded' ? p.updatedAt : null, updatedAt: now },
+        );
       }
     }
   },

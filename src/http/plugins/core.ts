@@ -5,7 +5,6 @@ import { dealActor } from '../../actors/deal/deal-actor';
 import { orderActor } from '../../actors/order/order-actor';
 import { ActorSystem } from '../../actors/runtime/actor-system';
 import type { Config } from '../../config';
-import { AutoApprovePaymentProvider, type PaymentProvider } from '../../payments/provider';
 import { openDatabase } from '../../persistence/data-source';
 import { Database } from '../../persistence/database';
 import { AdmissionTokens } from '../../waiting-room/admission-tokens';
@@ -15,14 +14,13 @@ declare module 'fastify' {
     config: Config;
     db: Database;
     actors: ActorSystem;
-    payments: PaymentProvider;
     admissions: AdmissionTokens;
   }
 }
 
 /**
  * The app's own parts: configuration, the database (migrated), the actor system with the deal,
- * cart and order kinds, and the payment provider. Closed in reverse order on shutdown: actors
+ * cart and order kinds (payments are the `payments` plugin's). Closed in reverse order on shutdown: actors
  * finish their batches before the database goes.
  */
 export default fp(
@@ -51,18 +49,6 @@ export default fp(
     actors.register(orderActor());
     app.decorate('actors', actors);
     app.decorate('admissions', new AdmissionTokens(config.admissionPrivateKey));
-
-    app.decorate(
-      'payments',
-      new AutoApprovePaymentProvider(
-        async ({ paymentId, orderId, approved }) => {
-          await actors.ask({ kind: 'order', id: orderId }, { type: approved ? 'paymentSucceeded' : 'paymentFailed', now: Date.now(), paymentId });
-          app.metrics?.payments.inc({ outcome: approved ? 'approved' : 'declined' });
-        },
-        50,
-        (err) => app.log.error({ err }, 'payment outcome not delivered to its order'),
-      ),
-    );
 
     app.addHook('onReady', async () => {
       await actors.start();

@@ -39,6 +39,22 @@ export class OrderEntity {
 
   @Column({ name: 'updated_at', type: 'bigint', transformer: bigintNumber })
   updatedAt: number;
+
+  /** The order's own refund (see OrderRefund): `pending` or `refunded`, or null. */
+  @Column({ name: 'refund_status', type: 'varchar', length: 16, nullable: true })
+  refundStatus: string | null;
+
+  @Column({ name: 'refund_reason', type: 'varchar', length: 32, nullable: true })
+  refundReason: string | null;
+
+  @Column({ name: 'refund_payment_id', type: 'varchar', length: 64, nullable: true })
+  refundPaymentId: string | null;
+
+  @Column({ name: 'refund_amount', type: 'bigint', nullable: true, transformer: bigintNumber })
+  refundAmount: number | null;
+
+  @Column({ name: 'refunded_at', type: 'bigint', nullable: true, transformer: bigintNumber })
+  refundedAt: number | null;
 }
 
 /** One line of an order: units of one hold, at the price the hold was taken at. */
@@ -66,8 +82,9 @@ export class OrderItemEntity {
   unitPrice: number;
 }
 
-/** A payment attempt at the gateway for an order. */
+/** A payment attempt at the gateway for an order. Written only by its order actor. */
 @Entity('payments')
+@Index('ix_payments_status_created', ['status', 'createdAt'])
 export class PaymentEntity {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id: string;
@@ -85,12 +102,68 @@ export class PaymentEntity {
   @Column({ type: 'varchar', length: 3 })
   currency: string;
 
+  /** `pending`, `approved`, `declined`, `refund_pending` or `refunded` (PaymentStatus). */
   @Column({ type: 'varchar', length: 16 })
   status: string;
+
+  /** Why admins must look at it (`amount_mismatch`), or null. */
+  @Column({ type: 'varchar', length: 32, nullable: true })
+  flag: string | null;
+
+  @Column({ name: 'refund_reason', type: 'varchar', length: 32, nullable: true })
+  refundReason: string | null;
+
+  @Column({ name: 'refunded_at', type: 'bigint', nullable: true, transformer: bigintNumber })
+  refundedAt: number | null;
 
   @Column({ name: 'created_at', type: 'bigint', transformer: bigintNumber })
   createdAt: number;
 
   @Column({ name: 'updated_at', type: 'bigint', transformer: bigintNumber })
   updatedAt: number;
+}
+
+/**
+ * A webhook event as the gateway sent it, stored once (the event id is the key) before the
+ * webhook is answered; `processedAt` is set once the order actor has applied it.
+ */
+@Entity('payment_events')
+@Index('ix_payment_events_pending', ['processedAt', 'receivedAt'])
+export class PaymentEventEntity {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  id: string;
+
+  @Column({ type: 'varchar', length: 32 })
+  type: string;
+
+  @Index('ix_payment_events_payment')
+  @Column({ name: 'payment_id', type: 'varchar', length: 64 })
+  paymentId: string;
+
+  @Column({ name: 'order_id', type: 'varchar', length: 36 })
+  orderId: string;
+
+  @Column({ type: 'bigint', transformer: bigintNumber })
+  amount: number;
+
+  @Column({ type: 'varchar', length: 3 })
+  currency: string;
+
+  /** When the gateway says it happened (epoch ms). */
+  @Column({ name: 'occurred_at', type: 'bigint', transformer: bigintNumber })
+  occurredAt: number;
+
+  @Column({ name: 'received_at', type: 'bigint', transformer: bigintNumber })
+  receivedAt: number;
+
+  @Column({ name: 'processed_at', type: 'bigint', nullable: true, transformer: bigintNumber })
+  processedAt: number | null;
+
+  /** What the order made of it (`paid`, `ignored: …`), for admins and the logs. */
+  @Column({ type: 'varchar', length: 300, nullable: true })
+  outcome: string | null;
+
+  /** `webhook` or `reconciliation`. */
+  @Column({ type: 'varchar', length: 16 })
+  source: string;
 }
