@@ -1,5 +1,6 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -58,6 +59,18 @@ const EnvSchema = Type.Object({
   DB_POOL_SIZE: Type.Integer({ minimum: 1, maximum: 500, default: 20 }),
   /** Fewest milliseconds between two `deal:stock` events of one deal (coalescing). */
   STOCK_PUBLISH_INTERVAL_MS: Type.Integer({ minimum: 0, maximum: 10000, default: 100 }),
+  /** Cluster mode: this node's name (default: host name, process id and a random suffix). */
+  NODE_ID: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$' })),
+  /** Cluster mode: prefix of every Redis key, so several clusters can share one Redis. */
+  CLUSTER_NAME: Type.String({ pattern: '^[A-Za-z0-9._-]{1,40}$', default: 'dealrush' }),
+  /** Cluster mode: mailbox partitions per actor kind (the same on every node). */
+  CLUSTER_PARTITIONS: Type.Integer({ minimum: 1, maximum: 1024, default: 8 }),
+  /** Cluster mode: partition lease lifetime; a dead node's actors move after about this long. */
+  CLUSTER_LEASE_MS: Type.Integer({ minimum: 500, maximum: 60000, default: 3000 }),
+  /** Cluster mode: heartbeat (lease renewal, rebalancing) period; well under the lease. */
+  CLUSTER_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 20000, default: 1000 }),
+  /** How long a call to an actor waits for its answer before `503 UNAVAILABLE`. */
+  ASK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 5000 }),
   /** Ms between two waiting-room admission ticks (each broadcasts one `queue:progress`). */
   QUEUE_TICK_MS: Type.Integer({ minimum: 50, maximum: 1000, default: 1000 }),
   /** A waiting shopper with no socket and no poll for this long is skipped when reached. */
@@ -133,6 +146,9 @@ export interface Config {
   dbPoolSize: number;
   stockPublishIntervalMs: number;
   queueTickMs: number;
+  /** Set in cluster mode (REDIS_URL set). */
+  cluster: { name: string; nodeId: string; partitions: number; leaseMs: number; heartbeatMs: number } | null;
+  askTimeoutMs: number;
   queueGoneAfterSeconds: number;
   admissionTtlSeconds: number;
   /** PKCS#8 PEM of the Ed25519 key that signs admission tokens. */
@@ -196,6 +212,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const missing = e.ADMIN_EMAIL ? 'ADMIN_PASSWORD' : 'ADMIN_EMAIL';
     throw new ConfigError(`${missing}: ADMIN_EMAIL and ADMIN_PASSWORD are set together (got ${JSON.stringify(env[missing] ?? null)})`);
   }
+  if (e.REDIS_URL && !e.DATABASE_URL) {
+    throw new ConfigError('DATABASE_URL: cluster mode (REDIS_URL set) needs MariaDB; SQLite is for the embedded single node (got null)');
+  }
+  if (e.CLUSTER_HEARTBEAT_MS * 2 > e.CLUSTER_LEASE_MS) {
+    throw new ConfigError(`CLUSTER_HEARTBEAT_MS: must be at most half of CLUSTER_LEASE_MS (${e.CLUSTER_LEASE_MS}) (got ${JSON.stringify(env.CLUSTER_HEARTBEAT_MS ?? String(e.CLUSTER_HEARTBEAT_MS))})`);
+  }
   const dataDir = resolve(e.DATA_DIR);
   const secrets = loadOrCreateSecrets(dataDir);
   const database: Config['database'] = e.DATABASE_URL
@@ -231,6 +253,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dbPoolSize: e.DB_POOL_SIZE,
     stockPublishIntervalMs: e.STOCK_PUBLISH_INTERVAL_MS,
     queueTickMs: e.QUEUE_TICK_MS,
+    cluster: e.REDIS_URL
+      ? { name: e.CLUSTER_NAME, nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, partitions: e.CLUSTER_PARTITIONS, leaseMs: e.CLUSTER_LEASE_MS, heartbeatMs: e.CLUSTER_HEARTBEAT_MS }
+      : null,
+    askTimeoutMs: e.ASK_TIMEOUT_MS,
     queueGoneAfterSeconds: e.QUEUE_GONE_AFTER_SECONDS,
     admissionTtlSeconds: e.ADMISSION_TTL_SECONDS,
     admissionPrivateKey: e.ADMISSION_PRIVATE_KEY ?? secrets.admissionPrivateKey,

@@ -11,6 +11,7 @@ import { RefreshTokenEntity, UserEntity } from './entities/user.entity';
 import { InitialSchema1763700000000 } from './migrations/1763700000000-initial-schema';
 import { IdempotencyKeys1763700000001 } from './migrations/1763700000001-idempotency-keys';
 import { WaitingRoom1763700000002 } from './migrations/1763700000002-waiting-room';
+import { PartitionFences1763700000005 } from './migrations/1763700000005-partition-fences';
 import { TicketEntity } from './entities/ticket.entity';
 import { IdempotencyKeyEntity } from './entities/idempotency-key.entity';
 import { SellerApplicationEntity } from './entities/seller-application.entity';
@@ -22,7 +23,7 @@ export const entities = [
   ActorStateEntity, ActorReminderEntity, ActorInboxEntity, ActorOutboxEntity, IdempotencyKeyEntity,
   SellerApplicationEntity, TicketEntity, PaymentEventEntity,
 ];
-export const migrations = [InitialSchema1763700000000, IdempotencyKeys1763700000001, WaitingRoom1763700000002, AccountSecurity1763700000003, Payments1763700000004];
+export const migrations = [InitialSchema1763700000000, IdempotencyKeys1763700000001, WaitingRoom1763700000002, AccountSecurity1763700000003, Payments1763700000004, PartitionFences1763700000005];
 
 /**
  * Builds the one DataSource of a process: MariaDB through mysql2 when `config.database.type` is

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
+import { createAdapter } from '@socket.io/redis-adapter';
 import { Server, type Socket } from 'socket.io';
 import type { AccessClaims } from '../accounts/accounts';
 import type { TicketInfo } from '../actors/deal/messages';
@@ -50,6 +51,18 @@ export default fp(
       connectionStateRecovery: undefined,
     });
     app.decorate('io', io);
+    if (app.cluster) {
+      // Cluster mode: an event emitted on any node reaches the room's sockets on every node. A lost
+      // packet costs nothing: clients see the seq gap and take a fresh snapshot.
+      const pub = app.cluster.redis.duplicate();
+      const sub = app.cluster.redis.duplicate({ enableOfflineQueue: true });
+      for (const c of [pub, sub]) c.on('error', () => undefined);
+      io.adapter(createAdapter(pub, sub, { key: app.cluster.keys.sockets }));
+      app.addHook('onClose', async () => {
+        pub.disconnect();
+        sub.disconnect();
+      });
+    }
 
     io.use((socket, next) => {
       const auth = socket.handshake.auth as { token?: unknown };

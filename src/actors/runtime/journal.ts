@@ -30,6 +30,23 @@ export const journal = {
     return result.affected === 1;
   },
 
+  /**
+   * Cluster mode: takes the actor with its partition's `token`, which may equal the fence it holds
+   * already (the same lease term re-activating a passivated actor). Fails (false) when an owner
+   * with a newer token has taken it: a stale partition owner cannot take its actors back.
+   */
+  async claimFenceAtMost(manager: EntityManager, address: Address, token: number, now: number): Promise<boolean> {
+    await manager
+      .createQueryBuilder()
+      .insert()
+      .into(ActorStateEntity)
+      .values({ kind: address.kind, actorId: address.id, fence: 0, commits: 0, updatedAt: now })
+      .orIgnore()
+      .execute();
+    const affected = await execute(manager, 'UPDATE actor_state SET fence = ?, updated_at = ? WHERE kind = ? AND actor_id = ? AND fence <= ?', [token, now, address.kind, address.id, token]);
+    return affected === 1;
+  },
+
   /** The current fence (0 when the actor never ran). */
   async currentFence(manager: EntityManager, address: Address): Promise<number> {
     const row = await manager.findOne(ActorStateEntity, { where: { kind: address.kind, actorId: address.id } });

@@ -4,6 +4,7 @@ import { cartActor } from '../../actors/cart/cart-actor';
 import { dealActor } from '../../actors/deal/deal-actor';
 import { orderActor } from '../../actors/order/order-actor';
 import { ActorSystem } from '../../actors/runtime/actor-system';
+import { ClusterNode } from '../../actors/runtime/cluster/cluster';
 import type { Config } from '../../config';
 import { openDatabase } from '../../persistence/data-source';
 import { Database } from '../../persistence/database';
@@ -15,6 +16,8 @@ declare module 'fastify' {
     db: Database;
     actors: ActorSystem;
     admissions: AdmissionTokens;
+    /** Set in cluster mode (REDIS_URL): this node's Redis, placement and transport. */
+    cluster: ClusterNode | null;
   }
 }
 
@@ -33,8 +36,16 @@ export default fp(
     app.decorate('db', db);
     app.log.info({ database: config.database.type }, 'database ready (migrations applied)');
 
+    // Cluster mode: actors are spread over the nodes by partition leases in Redis, and messages
+    // to actors owned elsewhere travel over Redis Streams. Embedded: everything in process.
+    const cluster = config.cluster && config.redisUrl
+      ? new ClusterNode({ redisUrl: config.redisUrl, ...config.cluster, replyTimeoutMs: config.askTimeoutMs, kinds: ['deal', 'cart', 'order'] }, db, app.log.child({ component: 'cluster', node: config.cluster.nodeId }))
+      : null;
+    app.decorate('cluster', cluster);
     const actors = new ActorSystem({
       db,
+      ...(cluster ? { transport: cluster.transport, placement: cluster.placement } : {}),
+      askTimeoutMs: config.askTimeoutMs,
       logger: app.log.child({ component: 'actors' }),
       maxBatch: config.actorMaxBatch,
       idleMs: config.actorIdleSeconds * 1000,
@@ -50,11 +61,20 @@ export default fp(
     app.decorate('actors', actors);
     app.decorate('admissions', new AdmissionTokens(config.admissionPrivateKey));
 
+    cluster?.bind(actors);
+
     app.addHook('onReady', async () => {
       await actors.start();
+      if (cluster) {
+        await cluster.start();
+        app.log.info({ node: config.cluster!.nodeId, partitions: cluster.placement.ownedPartitions().map((p) => p.name) }, 'joined the cluster');
+      }
     });
     app.addHook('onClose', async () => {
+      // Leases first: the other nodes take this node's partitions over at once.
+      await cluster?.stop();
       await actors.stop();
+      cluster?.disconnect();
       app.log.info('actor system stopped');
       await dataSource.destroy();
       app.log.info('database closed');
