@@ -185,6 +185,26 @@ export class ActorSystem {
     this.activations.delete(key);
   }
 
+  /**
+   * Closes the activations of actors this node no longer owns (cluster mode: a partition lost or
+   * handed over). Messages still queued in them go back through the transport, to the new owner.
+   * A batch already committing finishes; if the new owner has claimed the actor, its commit is
+   * fenced off.
+   */
+  evict(belongsElsewhere: (address: Address) => boolean): number {
+    let evicted = 0;
+    for (const [key, activation] of [...this.activations]) {
+      if (!belongsElsewhere(activation.address)) continue;
+      this.activations.delete(key);
+      evicted += 1;
+      for (const pending of activation.close()) {
+        if (this.stopping) pending.reject(new ActorRuntimeError('SHUTTING_DOWN', 'the node is shutting down'));
+        else this.transport.request(pending.envelope).then(pending.resolve, pending.reject);
+      }
+    }
+    return evicted;
+  }
+
   /** Live activations and mailbox depth per kind, and totals since start. */
   stats(): ActorSystemStats {
     const activations: Record<string, number> = {};
