@@ -48,7 +48,8 @@ export interface LiveOpsOptions {
  *   every ~2 s: this node (actors per kind, mailbox depth, messages per second) and the live
  *   deals' figures. The snapshot lists nodes, so that in cluster mode each node reports its own;
  * - the gauges of `/metrics` that read live state: waiting and admitted shoppers per deal, the
- *   outbox in flight (the in-process job queue) and the ops room's watchers.
+ *   outbox in flight, the BullMQ payment queue's jobs by state (with REDIS_URL) and the live
+ *   rooms' watchers.
  * Nothing is computed while nobody watches, except what a scrape asks for.
  */
 export default fp(
@@ -245,6 +246,21 @@ export default fp(
       registers: [register],
       collect() {
         this.set(app.actors.stats().outboxInFlight);
+      },
+    });
+    new Gauge({
+      name: 'dealrush_job_queue_jobs',
+      help: 'Jobs in the BullMQ payment queue by state (REDIS_URL set; embedded mode runs the jobs in-process, see dealrush_outbox_in_flight)',
+      labelNames: ['queue', 'state'] as const,
+      registers: [register],
+      async collect() {
+        this.reset();
+        const queue = app.hasDecorator('paymentJobs') ? app.paymentJobs.bullQueue : null;
+        if (!queue) return;
+        const timeout = new Promise<null>((resolve) => setTimeout(resolve, ASK_TIMEOUT_MS, null).unref());
+        const counts = await Promise.race([queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed'), timeout]).catch(() => null);
+        if (!counts) return; // Redis slow or down: no sample rather than a stale one
+        for (const [state, n] of Object.entries(counts)) this.set({ queue: queue.name, state }, n);
       },
     });
     new Gauge({

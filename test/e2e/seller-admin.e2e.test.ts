@@ -85,9 +85,11 @@ describe('seller monitor and admin ops panel in the browser (chromium, built ser
     if (user) {
       const session = { access: user.token, user: JSON.stringify({ id: user.id, email: `${user.id}@users.test`, name: 'Test User', roles }) };
       await context.addInitScript((s) => {
-        localStorage.setItem('dealrush.accessToken', s.access);
-        localStorage.setItem('dealrush.refreshToken', 'none');
-        localStorage.setItem('dealrush.user', s.user);
+        // Runs in the page; this file is compiled without the DOM's types.
+        const storage = (globalThis as unknown as { localStorage: { setItem(key: string, value: string): void } }).localStorage;
+        storage.setItem('dealrush.accessToken', s.access);
+        storage.setItem('dealrush.refreshToken', 'none');
+        storage.setItem('dealrush.user', s.user);
       }, session);
     }
     const page = await context.newPage();

@@ -1,9 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { io, type Socket } from 'socket.io-client';
 import { buildApp } from '../../src/app';
 import type { ClientToServerEvents, OpsSnapshotEvent, SalesTickEvent, ServerToClientEvents } from '../../src/realtime/events';
-import { SHIPPING, bearer, makeDeal, makeUser, testConfig } from '../support/app';
+import { SHIPPING, bearer, makeDeal, makeUser, startTestApp, testConfig } from '../support/app';
 import { createTestDatabase } from '../support/services';
 import { waitFor } from '../support/wait';
 
@@ -197,6 +198,24 @@ describe('seller monitor, ops room and observability (MariaDB, real port)', () =
       // The deal without a waiting room has its series too, at zero.
       expect(value(text, `dealrush_waiting_room_shoppers{deal="${deal.id}",state="waiting"}`)).toBe(0);
     }, 20_000);
+  });
+
+  describe('/metrics with REDIS_URL', () => {
+    it('has the BullMQ payment queue’s jobs by state', async () => {
+      const redisApp = await startTestApp(db.url, { REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379', QUEUE_PREFIX: `t${randomBytes(4).toString('hex')}` });
+      try {
+        const text = (await redisApp.inject({ method: 'GET', url: '/metrics' })).body;
+        expect(text).toContain('# TYPE dealrush_job_queue_jobs gauge');
+        for (const state of ['waiting', 'active', 'delayed', 'failed']) expect(text).toMatch(new RegExp(`^dealrush_job_queue_jobs\\{queue="payments",state="${state}"\\} \\d+$`, 'm'));
+      } finally {
+        await redisApp.close();
+      }
+    });
+
+    it('has no job queue series in embedded mode (the jobs run in-process)', async () => {
+      const text = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+      expect(text).not.toMatch(/^dealrush_job_queue_jobs\{/m);
+    });
   });
 
   describe('request ids', () => {
