@@ -30,7 +30,7 @@ export interface PaymentServiceOptions {
   logger: RuntimeLogger;
   /** A payment pending this long (ms) is asked about at the gateway. */
   reconcileAfterMs: number;
-  /** Called with every applied outcome (metrics). */
+  /** Called with every applied outcome (metrics, and the refunds job when an order asked for one). */
   onOutcome?: (applied: string) => void;
   clock?: () => number;
 }

@@ -1,12 +1,14 @@
 import type { FastifyInstance } from 'fastify';
 import { bearer, makeDeal, makeUser, SHIPPING, startTestApp } from '../support/app';
 import { createTestDatabase, query } from '../support/services';
+import { listenOnLoopback } from '../support/payments';
 import { waitFor } from '../support/wait';
 
 /** The HTTP contract on real MariaDB: accounts, deals, cart, orders, and every failure path named. */
 describe('HTTP API (MariaDB)', () => {
   let db: Awaited<ReturnType<typeof createTestDatabase>>;
   let app: FastifyInstance;
+  let base: string;
   let seller: { id: string; token: string };
   let shopper: { id: string; token: string };
   let other: { id: string; token: string };
@@ -14,6 +16,8 @@ describe('HTTP API (MariaDB)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('http');
     app = await startTestApp(db.url);
+    // Payments go through the in-process mock gateway over HTTP: the app must listen.
+    base = await listenOnLoopback(app);
     seller = await makeUser(app, ['shopper', 'seller']);
     shopper = await makeUser(app);
     other = await makeUser(app);
@@ -168,6 +172,8 @@ describe('HTTP API (MariaDB)', () => {
       const payment = await app.inject({ method: 'POST', url: `/api/orders/${o.id}/payment`, headers: keyed(shopper.token), payload: { method: 'card' } });
       expect(payment.statusCode).toBe(201);
       expect(payment.json()).toMatchObject({ orderId: o.id, amount: 2000, currency: 'KRW', status: 'pending', checkoutUrl: expect.any(String) });
+      // The shopper pays on the gateway's card page; the gateway's signed webhook marks the order paid.
+      expect((await fetch(`${base}/v1/payments/${payment.json().paymentId}/approve`, { method: 'POST' })).status).toBe(200);
       await waitFor(async () => (await app.inject({ method: 'GET', url: `/api/orders/${o.id}`, headers: bearer(shopper.token) })).json().status === 'paid');
       await waitFor(async () => (await dealRow(deal.id)).sold_units === 2);
       expect(await dealRow(deal.id)).toMatchObject({ remaining_stock: 3, held_units: 0, sold_units: 2 });
@@ -283,6 +289,7 @@ describe('HTTP API (MariaDB)', () => {
       'POST /api/admin/deals/{dealId}/pause', 'POST /api/admin/deals/{dealId}/resume', 'POST /api/admin/deals/{dealId}/cancel', 'PATCH /api/admin/deals/{dealId}/waiting-room',
       'POST /api/cart/items', 'GET /api/cart', 'DELETE /api/cart/items/{holdId}',
       'POST /api/orders', 'GET /api/orders', 'GET /api/orders/{orderId}', 'POST /api/orders/{orderId}/payment', 'POST /api/orders/{orderId}/cancel', 'POST /api/orders/{orderId}/refund',
+      'POST /api/payments/webhook',
     ]) {
       expect(routes).toContain(route);
     }

@@ -33,7 +33,9 @@ export async function startServerProcess(env: Record<string, string>, timeoutMs 
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DEMO_DATA: '0', SERVE_CLIENT: '0', ...UNTHROTTLED, ...env, PORT: String(port) },
+    // GATEWAY_AUTO_APPROVE_MS: the in-process mock gateway approves each payment by itself, as a
+    // shopper at its card page would, for the browser tests that do not drive the card page.
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', DEMO_DATA: '0', SERVE_CLIENT: '0', GATEWAY_AUTO_APPROVE_MS: '300', ...UNTHROTTLED, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -55,16 +55,21 @@ export default fp(
     app.decorate('paymentWebhookUrl', () => config.paymentWebhookUrl ?? `${selfUrl(app)}/api/payments/webhook`);
 
     const logger = app.log.child({ component: 'payments' });
+    // Made after the service, whose outcome callback kicks the refunds job.
+    let jobs: PaymentJobs;
     const service = new PaymentService({
       db: app.db,
       actors: app.actors,
       provider,
       logger,
       reconcileAfterMs: config.paymentReconcileAfterSeconds * 1000,
-      onOutcome: (applied) => app.metrics?.payments.inc({ outcome: applied }),
+      onOutcome: (applied) => {
+        app.metrics?.payments.inc({ outcome: applied });
+        if (applied === 'refund_requested') jobs.kickRefunds();
+      },
     });
     app.decorate('paymentService', service);
-    const jobs = new PaymentJobs({ service, logger, intervalMs: config.paymentJobsIntervalSeconds * 1000, redisUrl: config.redisUrl, prefix: config.queuePrefix });
+    jobs = new PaymentJobs({ service, logger, intervalMs: config.paymentJobsIntervalSeconds * 1000, redisUrl: config.redisUrl, prefix: config.queuePrefix });
     app.decorate('paymentJobs', jobs);
 
     app.addHook('onReady', async () => {
