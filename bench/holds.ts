@@ -7,8 +7,8 @@ import { createConnection, type Connection, type RowDataPacket } from 'mysql2/pr
 import { request } from 'undici';
 import { v7 as uuidv7 } from 'uuid';
 import { runLoad, type LoadResult } from './load';
-import { appendMarkdown, gitRevision, machineInfo, renderMarkdown, renderText, writeJson, type BenchReport, type Correctness, type CpuUse, type SystemRun } from './report';
-import { cpuSeconds, findDatabasePid, machineCpuSeconds, freePort, logSummary, mint, repoRoot, startServer, type Account, type ServerProcess, type Teardown } from './servers';
+import { appendMarkdown, gitRevision, machineInfo, median, renderMarkdown, renderText, writeJson, type BenchReport, type Correctness, type CpuUse, type SystemRun } from './report';
+import { cpuSeconds, findDatabasePid, machineCpuSeconds, freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, type Account, type ServerProcess, type Teardown } from './servers';
 
 /** Settings of one `holds` run (see `bench/run.ts` for the command line). */
 export interface HoldsOptions {
@@ -21,6 +21,12 @@ export interface HoldsOptions {
   shoppers: number | null;
   /** Seconds of unmeasured load before each system's run (JIT, pools), on a deal and shoppers of its own. */
   warmupSeconds: number;
+  /** Rounds: each runs the baseline, then Dealrush, each on a fresh server, deal and shoppers. */
+  rounds: number;
+  /** Append the result to docs/benchmarks.md (false: print it and write bench/results/ only). */
+  record: boolean;
+  /** Another checkout (built) whose Dealrush also runs in every round, to compare two builds; null: none. */
+  compareWith: string | null;
   quick: boolean;
 }
 
@@ -44,10 +50,13 @@ const stampOf = (date: Date) => date.toISOString().replace(/[-:]/g, '').replace(
 /**
  * The `holds` scenario: one hot deal of `units` units, `connections` closed-loop connections each
  * holding one unit per request (`POST /api/cart/items`), for `durationSeconds` or until sold out.
- * Runs Dealrush, then the baseline (`bench/baseline-server.ts`), one at a time, against a fresh
- * MariaDB database `dealrush_bench_<timestamp>` that is dropped at the end. Checks the database
- * against the 201s counted, prints the table, appends it to docs/benchmarks.md and writes the raw
- * summary to bench/results/holds-<timestamp>.json.
+ * Runs `rounds` rounds, each the baseline (`bench/baseline-server.ts`) then Dealrush, one server at
+ * a time, every run on a fresh server process, a fresh deal and shoppers of its own, against a
+ * fresh MariaDB database `dealrush_bench_<timestamp>` that is dropped at the end. Interleaving
+ * spreads the machine's noise over both systems; the verdict is on the ratio of the medians.
+ * Checks the database against the 201s counted after every run, prints the table, appends it to
+ * docs/benchmarks.md (unless `record` is false) and writes the raw summary to
+ * bench/results/holds-<timestamp>.json.
  * @returns the report; `report.runs[i].correctness.ok` false means a mismatch was found.
  * @throws Error when a server does not start, a fixture cannot be made or the database is not reachable.
  */
@@ -81,43 +90,60 @@ export async function runHolds(options: HoldsOptions, teardown: Teardown): Promi
   // ceil(maxRequests / n) requests: with the limit at least that, it can never bind.
   const maxRequests = options.units * 2;
   const { shoppers: shopperCount, perUserLimit } = shoppersAndLimit(options.units, maxRequests, options.shoppers);
-  console.error(`minting ${shopperCount} shoppers and 1 seller`);
-  const shoppers = await mint('shopper', shopperCount, join(workDir, 'shoppers.jsonl'), env);
+  // Dealrush as `npm start` runs it, and another build of it when comparing two.
+  const dealrushes = [{ system: DEALRUSH, root: repoRoot }];
+  if (options.compareWith) dealrushes.push({ system: `${DEALRUSH} at ${options.compareWith}`, root: options.compareWith });
+  // Every Dealrush run has shoppers of its own: a cart loads all of its shopper's active holds, so
+  // shoppers reused from an earlier run would come with fuller carts. (The baseline has no carts.)
+  const sets = options.rounds * dealrushes.length;
+  console.error(`minting ${shopperCount} shoppers for each of ${sets} Dealrush runs and 1 seller`);
+  const allShoppers = await mint('shopper', shopperCount * sets, join(workDir, 'shoppers.jsonl'), env);
   const [seller] = await mint('seller', 1, join(workDir, 'seller.jsonl'), env);
-  const warmupShoppers = options.warmupSeconds > 0 ? await mint('shopper', WARMUP_SHOPPERS, join(workDir, 'warmup-shoppers.jsonl'), env) : [];
-  const load = { shoppers, maxRequests, warmupShoppers };
+  const allWarmupShoppers = options.warmupSeconds > 0 ? await mint('shopper', WARMUP_SHOPPERS * sets, join(workDir, 'warmup-shoppers.jsonl'), env) : [];
+  const loadOf = (set: number) => ({
+    shoppers: allShoppers.slice(set * shopperCount, (set + 1) * shopperCount),
+    maxRequests,
+    warmupShoppers: allWarmupShoppers.slice(set * WARMUP_SHOPPERS, (set + 1) * WARMUP_SHOPPERS),
+  });
+  await createBaselineTables(admin, database);
 
   const runs: SystemRun[] = [];
   const dbPid = findDatabasePid();
+  for (let round = 1; round <= options.rounds; round++) {
+    const label = (system: string) => (options.rounds > 1 ? `${system}, round ${round}/${options.rounds}` : system);
 
-  // 1. Dealrush.
-  {
-    const server = await start('dealrush', join(repoRoot, 'dist', 'src', 'main.js'), env, workDir, teardown);
-    const dealId = await createDeal(server.origin, seller, options.units, perUserLimit);
-    const warmupDealId = await createDeal(server.origin, seller, WARMUP_UNITS, WARMUP_PER_USER_LIMIT);
-    const { result, cpu } = await measure(DEALRUSH, server, dbPid, options, { ...load, dealId, warmupDealId });
-    const [[deal]] = await admin.query<RowDataPacket[]>(`SELECT remaining_stock AS remaining, held_units AS held FROM \`${database}\`.deals WHERE id = ?`, [dealId]);
-    const [[holds]] = await admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n, COALESCE(SUM(quantity), 0) AS units FROM \`${database}\`.holds WHERE deal_id = ?`, [dealId]);
-    await server.stop();
-    runs.push(systemRun(DEALRUSH, result, cpu, check(result.created, Number(deal.held), Number(deal.remaining), Number(holds.n), Number(holds.units), options.units), server));
+    // The baseline, on deal rows of its own.
+    {
+      const dealId = await insertBaselineDeal(admin, database, options.units);
+      const warmupDealId = await insertBaselineDeal(admin, database, WARMUP_UNITS);
+      const server = await start('baseline', join(repoRoot, 'dist', 'bench', 'baseline-server.js'), [], env, workDir, round, teardown);
+      const { result, cpu } = await measure(label(BASELINE), server, dbPid, options, { ...loadOf(round - 1), dealId, warmupDealId });
+      const [[deal]] = await admin.query<RowDataPacket[]>(`SELECT remaining FROM \`${database}\`.bench_deals WHERE id = ?`, [dealId]);
+      const [[holds]] = await admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n, COALESCE(SUM(quantity), 0) AS units FROM \`${database}\`.bench_holds WHERE deal_id = ?`, [dealId]);
+      await server.stop();
+      const remaining = Number(deal.remaining);
+      runs.push(systemRun(BASELINE, round, result, cpu, check(result.created, options.units - remaining, remaining, Number(holds.n), Number(holds.units), options.units), server));
+    }
+
+    // Dealrush, same database, same load (two builds take turns going first).
+    const order = round % 2 === 1 ? dealrushes : [...dealrushes].reverse();
+    for (const { system, root } of order) {
+      const set = (round - 1) * dealrushes.length + dealrushes.findIndex((d) => d.root === root);
+      const server = await start(`dealrush${root === repoRoot ? '' : '-compared'}`, join(root, 'dist', 'src', 'main.js'), startNodeArgs(root), env, workDir, round, teardown);
+      const dealId = await createDeal(server.origin, seller, options.units, perUserLimit);
+      const warmupDealId = await createDeal(server.origin, seller, WARMUP_UNITS, WARMUP_PER_USER_LIMIT);
+      const { result, cpu } = await measure(label(system), server, dbPid, options, { ...loadOf(set), dealId, warmupDealId });
+      const [[deal]] = await admin.query<RowDataPacket[]>(`SELECT remaining_stock AS remaining, held_units AS held FROM \`${database}\`.deals WHERE id = ?`, [dealId]);
+      const [[holds]] = await admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n, COALESCE(SUM(quantity), 0) AS units FROM \`${database}\`.holds WHERE deal_id = ?`, [dealId]);
+      await server.stop();
+      runs.push(systemRun(system, round, result, cpu, check(result.created, Number(deal.held), Number(deal.remaining), Number(holds.n), Number(holds.units), options.units), server));
+    }
+    const ofRound = (system: string) => runs.find((r) => r.round === round && r.system === system)!.holdsPerSecond;
+    const base = ofRound(BASELINE);
+    console.error(`round ${round}/${options.rounds}: baseline ${base.toFixed(0)} holds/s, ${dealrushes.map(({ system }) => `${system} ${ofRound(system).toFixed(0)} holds/s (x${(ofRound(system) / Math.max(1, base)).toFixed(2)})`).join(', ')}`);
   }
 
-  // 2. The baseline, same database, same load.
-  {
-    await createBaselineTables(admin, database);
-    const dealId = await insertBaselineDeal(admin, database, options.units);
-    const warmupDealId = await insertBaselineDeal(admin, database, WARMUP_UNITS);
-    const server = await start('baseline', join(repoRoot, 'dist', 'bench', 'baseline-server.js'), env, workDir, teardown);
-    const { result, cpu } = await measure(BASELINE, server, dbPid, options, { ...load, dealId, warmupDealId });
-    const [[deal]] = await admin.query<RowDataPacket[]>(`SELECT remaining FROM \`${database}\`.bench_deals WHERE id = ?`, [dealId]);
-    const [[holds]] = await admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n, COALESCE(SUM(quantity), 0) AS units FROM \`${database}\`.bench_holds WHERE deal_id = ?`, [dealId]);
-    await server.stop();
-    const remaining = Number(deal.remaining);
-    runs.push(systemRun(BASELINE, result, cpu, check(result.created, options.units - remaining, remaining, Number(holds.n), Number(holds.units), options.units), server));
-  }
-
-  const [dealrush, baseline] = runs;
-  const ratios = baseline.holdsPerSecond > 0 ? { throughput: dealrush.holdsPerSecond / baseline.holdsPerSecond, p99: dealrush.result.latency.p99 / baseline.result.latency.p99 } : null;
+  const { medians, ratios, roundRatios } = summarizeRounds(runs);
   const report: BenchReport = {
     scenario: 'holds',
     startedAt: started.toISOString(),
@@ -135,18 +161,23 @@ export async function runHolds(options: HoldsOptions, teardown: Teardown): Promi
       maxRequests,
       dbPoolSize: options.poolSize,
       holdTtlSeconds: 3600,
-      order: 'Dealrush then baseline, one server at a time',
+      rounds: options.rounds,
+      order: 'each round baseline then Dealrush, one server at a time, each run on a fresh server, deal and shoppers',
+      dealrushNodeArgs: startNodeArgs(repoRoot).join(' ') || 'none',
+      ...(options.compareWith ? { comparedWith: options.compareWith, comparedNodeArgs: startNodeArgs(options.compareWith).join(' ') || 'none' } : {}),
     },
     runs,
+    medians,
+    roundRatios,
     ratios,
     targetMet: ratios ? ratios.throughput >= 3 && ratios.p99 <= 1 : null,
   };
 
   console.log(renderText(report));
-  appendMarkdown(join(repoRoot, 'docs', 'benchmarks.md'), renderMarkdown(report));
+  if (options.record) appendMarkdown(join(repoRoot, 'docs', 'benchmarks.md'), renderMarkdown(report));
   const jsonPath = join(repoRoot, 'bench', 'results', `holds-${stamp}.json`);
   writeJson(jsonPath, report);
-  console.error(`\nappended to docs/benchmarks.md; raw result in ${jsonPath}`);
+  console.error(`\n${options.record ? 'appended to docs/benchmarks.md' : 'not recorded in docs/benchmarks.md (--no-record)'}; raw result in ${jsonPath}`);
   return report;
 }
 
@@ -161,8 +192,8 @@ export function shoppersAndLimit(units: number, maxRequests: number, shoppers: n
   return { shoppers: count, perUserLimit: Math.min(units, Math.max(MIN_PER_USER_LIMIT, needed)) };
 }
 
-async function start(name: string, script: string, env: Record<string, string>, workDir: string, teardown: Teardown): Promise<ServerProcess> {
-  const server = await startServer({ name, script, port: await freePort(), env, logPath: join(workDir, `${name}.log`), readyPath: '/health/ready' });
+async function start(name: string, script: string, nodeArgs: string[], env: Record<string, string>, workDir: string, round: number, teardown: Teardown): Promise<ServerProcess> {
+  const server = await startServer({ name, script, nodeArgs, port: await freePort(), env, logPath: join(workDir, `${name}-${round}.log`), readyPath: '/health/ready' });
   teardown.add(`stop ${name}`, () => server.stop());
   return server;
 }
@@ -262,7 +293,7 @@ async function drive(label: string, origin: string, connections: number, seconds
   const body = JSON.stringify({ dealId, quantity: 1 });
   const auth = shoppers.map((s) => `Bearer ${s.accessToken}`);
   const bar = new SingleBar(
-    { format: `${label.padEnd(36)} {bar} {value}/{total} s | {requests} requests | {rate} holds/s`, stream: process.stderr, hideCursor: true },
+    { format: `${label.padEnd(50)} {bar} {value}/{total} s | {requests} requests | {rate} holds/s`, stream: process.stderr, hideCursor: true },
     Presets.shades_classic,
   );
   bar.start(seconds, 0, { requests: 0, rate: 0 });
@@ -296,7 +327,27 @@ function check(created: number, heldUnits: number, remaining: number, holdRows: 
   return { created, heldUnits, remaining, holdRows, holdUnits, ok };
 }
 
-function systemRun(system: string, result: LoadResult, cpu: CpuUse, correctness: Correctness, server: ServerProcess): SystemRun {
+function systemRun(system: string, round: number, result: LoadResult, cpu: CpuUse, correctness: Correctness, server: ServerProcess): SystemRun {
   const holdsPerSecond = result.elapsedMs > 0 ? (result.created * 1000) / result.elapsedMs : 0;
-  return { system, result, holdsPerSecond, correctness, cpu, serverLog: logSummary(server.logPath) };
+  return { system, round, result, holdsPerSecond, correctness, cpu, serverLog: logSummary(server.logPath) };
+}
+
+/**
+ * Each system's median holds/s and p99 over its rounds, Dealrush / baseline of those medians
+ * (the verdict), and the throughput ratio of each round on its own (how much noise moved it).
+ */
+export function summarizeRounds(runs: SystemRun[]): Pick<BenchReport, 'medians' | 'ratios' | 'roundRatios'> {
+  const of = (system: string) => runs.filter((r) => r.system === system);
+  const stats = (list: SystemRun[]) => ({ holdsPerSecond: median(list.map((r) => r.holdsPerSecond)), p99: median(list.map((r) => r.result.latency.p99)), rounds: list.length });
+  const medians: BenchReport['medians'] = {};
+  for (const system of new Set([BASELINE, DEALRUSH, ...runs.map((r) => r.system)])) medians[system] = stats(of(system));
+  const dealrush = medians[DEALRUSH];
+  const baseline = medians[BASELINE];
+  const ratios = dealrush.rounds > 0 && baseline.rounds > 0 && baseline.holdsPerSecond > 0 ? { throughput: dealrush.holdsPerSecond / baseline.holdsPerSecond, p99: dealrush.p99 / baseline.p99 } : null;
+  const roundRatios: number[] = [];
+  for (const d of of(DEALRUSH)) {
+    const b = of(BASELINE).find((r) => r.round === d.round);
+    if (b && b.holdsPerSecond > 0) roundRatios.push(d.holdsPerSecond / b.holdsPerSecond);
+  }
+  return { medians, ratios, roundRatios };
 }

@@ -38,9 +38,11 @@ export interface CpuUse {
   steal: number | null;
 }
 
-/** One system's run of a scenario. */
+/** One system's run of a scenario (one round). */
 export interface SystemRun {
   system: string;
+  /** 1-based round; each round runs every system once, one at a time. */
+  round: number;
   result: LoadResult;
   holdsPerSecond: number;
   correctness: Correctness;
@@ -55,7 +57,11 @@ export interface BenchReport {
   machine: MachineInfo;
   parameters: Record<string, string | number | boolean>;
   runs: SystemRun[];
-  /** Dealrush / baseline: throughput (higher is better) and p99 (lower is better). */
+  /** Per system: the median over its rounds of holds/s and of p99 (ms). */
+  medians: Record<string, { holdsPerSecond: number; p99: number; rounds: number }>;
+  /** Dealrush / baseline holds/s of each round on its own, in round order. */
+  roundRatios: number[];
+  /** Dealrush / baseline of the medians: throughput (higher is better) and p99 (lower is better). */
   ratios: { throughput: number; p99: number } | null;
   targetMet: boolean | null;
 }
@@ -86,6 +92,14 @@ export function gitRevision(cwd: string): string {
   }
 }
 
+/** The median of `values`, NaNs left out (the mean of the middle two for an even count); NaN when none. */
+export function median(values: number[]): number {
+  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+  const n = sorted.length;
+  if (n === 0) return NaN;
+  return n % 2 === 1 ? sorted[(n - 1) / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+}
+
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : '-');
 const cores = (v: number | null) => (v === null ? '-' : v.toFixed(2));
 
@@ -96,46 +110,103 @@ function errorsByCode(outcomes: Record<string, number>): string {
   return errors.length === 0 ? 'none' : errors.map(([k, n]) => `${k} ${n}`).join(', ');
 }
 
-const HEADER = ['scenario', 'system', 'requests', '201s', 'errors by code', 'holds/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'];
+const HEADER = ['scenario', 'system', 'round', 'requests', '201s', 'errors by code', 'holds/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms'];
+/** Columns printed right-aligned (numbers). */
+const numeric = (i: number) => i >= 3 && i !== 5;
 
+/** One row per run in run order, then one `median` row per system when there are several rounds. */
 function rows(report: BenchReport): string[][] {
-  return report.runs.map((run) => {
+  const runRows = report.runs.map((run) => {
     const l = run.result.latency;
-    return [report.scenario, run.system, String(run.result.requests), String(run.result.created), errorsByCode(run.result.outcomes), run.holdsPerSecond.toFixed(0), ms(l.p50), ms(l.p90), ms(l.p99), ms(l.max)];
+    return [report.scenario, run.system, String(run.round), String(run.result.requests), String(run.result.created), errorsByCode(run.result.outcomes), run.holdsPerSecond.toFixed(0), ms(l.p50), ms(l.p90), ms(l.p99), ms(l.max)];
   });
+  const medianRows = Object.entries(report.medians)
+    .filter(([, m]) => m.rounds > 1)
+    .map(([system, m]) => [report.scenario, system, `median of ${m.rounds}`, '', '', '', m.holdsPerSecond.toFixed(0), '', '', ms(m.p99), '']);
+  return [...runRows, ...medianRows];
 }
 
 function ratioLine(report: BenchReport): string {
   if (!report.ratios) return 'ratio: not available (a system did not run)';
   const { throughput, p99 } = report.ratios;
   const verdict = report.targetMet ? 'met' : 'NOT met';
-  return `Dealrush / baseline: throughput x${throughput.toFixed(2)}, p99 x${p99.toFixed(2)} (target: throughput >= 3x at equal or better p99: ${verdict})`;
+  const rounds = report.roundRatios.length;
+  const of = rounds > 1 ? ` (medians of ${rounds} rounds; each round: ${report.roundRatios.map((r) => `x${r.toFixed(2)}`).join(', ')})` : '';
+  return `Dealrush / baseline${of}: throughput x${throughput.toFixed(2)}, p99 x${p99.toFixed(2)} (target: throughput >= 3x at equal or better p99: ${verdict})`;
 }
+
+/**
+ * For a run that also ran another Dealrush build (`--compare-with`): this build against it, per
+ * round (same round, back to back) and of the medians. Empty otherwise.
+ */
+function comparisonLines(report: BenchReport): string[] {
+  const [baseline, dealrush, ...others] = Object.keys(report.medians);
+  if (!baseline || !dealrush) return [];
+  return others.map((other) => {
+    const perRound = report.runs
+      .filter((r) => r.system === dealrush)
+      .map((d) => {
+        const o = report.runs.find((r) => r.system === other && r.round === d.round);
+        return o && o.holdsPerSecond > 0 ? `x${(d.holdsPerSecond / o.holdsPerSecond).toFixed(3)}` : '-';
+      });
+    const m = report.medians;
+    const efficiency = (system: string) => median(report.runs.filter((r) => r.system === system).map((r) => holdsPerCpuSecond(r) ?? NaN));
+    const perRoundEfficiency = report.runs
+      .filter((r) => r.system === dealrush)
+      .map((d) => {
+        const o = report.runs.find((r) => r.system === other && r.round === d.round);
+        const [a, b] = [holdsPerCpuSecond(d), o ? holdsPerCpuSecond(o) : null];
+        return a !== null && b !== null ? `x${(a / b).toFixed(3)}` : '-';
+      });
+    return `${dealrush} / ${other}: throughput x${(m[dealrush].holdsPerSecond / m[other].holdsPerSecond).toFixed(3)} of the medians (each round: ${perRound.join(', ')}), p99 x${(m[dealrush].p99 / m[other].p99).toFixed(2)}, holds per server CPU second x${(efficiency(dealrush) / efficiency(other)).toFixed(3)} (each round: ${perRoundEfficiency.join(', ')}); ${other} / baseline: x${(m[other].holdsPerSecond / m[baseline].holdsPerSecond).toFixed(2)}`;
+  });
+}
+
+const runName = (run: SystemRun) => `${run.system}, round ${run.round}`;
 
 function correctnessLine(run: SystemRun): string {
   const c = run.correctness;
-  return `${run.system}: ${c.ok ? 'OK' : 'MISMATCH'}: 201s ${c.created}, held units ${c.heldUnits}, hold rows ${c.holdRows} (${c.holdUnits} units), remaining ${c.remaining}`;
+  return `${runName(run)}: ${c.ok ? 'OK' : 'MISMATCH'}: 201s ${c.created}, held units ${c.heldUnits}, hold rows ${c.holdRows} (${c.holdUnits} units), remaining ${c.remaining}`;
 }
 
 function timelineLine(run: SystemRun): string {
-  return `${run.system}: ${run.result.createdPerSecond.join(' ')}`;
+  return `${runName(run)}: ${run.result.createdPerSecond.join(' ')}`;
+}
+
+/** Holds per CPU second of the server: what a CPU-bound server does with the CPU it got (null if unknown). */
+export function holdsPerCpuSecond(run: SystemRun): number | null {
+  const seconds = run.cpu.server === null ? 0 : run.cpu.server * (run.result.elapsedMs / 1000);
+  return seconds > 0 ? run.result.created / seconds : null;
+}
+
+/** Cores that processes other than the server, MariaDB and the load generator used, above which a run counts as disturbed. */
+export const DISTURBED_CORES = 0.25;
+const disturbed = (run: SystemRun) => run.cpu.other !== null && run.cpu.other > DISTURBED_CORES;
+
+function disturbedLine(report: BenchReport): string[] {
+  const runs = report.runs.filter(disturbed);
+  if (runs.length === 0) return [];
+  return [`Disturbed: ${runs.length} of ${report.runs.length} runs had other processes using over ${DISTURBED_CORES} cores (${runs.map((r) => `${r.system} round ${r.round}: ${cores(r.cpu.other)}`).join('; ')}); their numbers say little.`];
 }
 
 function cpuLine(run: SystemRun): string {
-  return `${run.system}: server ${cores(run.cpu.server)} cores, MariaDB ${cores(run.cpu.database)} cores, load generator ${cores(run.cpu.loadGenerator)} cores, anything else ${cores(run.cpu.other)} cores (steal ${cores(run.cpu.steal)}), over ${(run.result.elapsedMs / 1000).toFixed(1)} s (stopped by ${run.result.stoppedBy})`;
+  const efficiency = holdsPerCpuSecond(run);
+  return `${runName(run)}: server ${cores(run.cpu.server)} cores${efficiency === null ? '' : ` (${efficiency.toFixed(0)} holds per CPU second)`}, MariaDB ${cores(run.cpu.database)} cores, load generator ${cores(run.cpu.loadGenerator)} cores, anything else ${cores(run.cpu.other)} cores (steal ${cores(run.cpu.steal)}), over ${(run.result.elapsedMs / 1000).toFixed(1)} s (stopped by ${run.result.stoppedBy})`;
 }
 
 /** The plain-text table and notes printed to stdout. */
 export function renderText(report: BenchReport): string {
   const table = [HEADER, ...rows(report)];
   const widths = HEADER.map((_, i) => Math.max(...table.map((r) => r[i].length)));
-  const line = (r: string[]) => r.map((cell, i) => (i >= 2 && i !== 4 ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ');
+  const line = (r: string[]) => r.map((cell, i) => (numeric(i) ? cell.padStart(widths[i]) : cell.padEnd(widths[i]))).join('  ');
   return [
     line(table[0]),
     widths.map((w) => '-'.repeat(w)).join('  '),
     ...table.slice(1).map(line),
     '',
     ratioLine(report),
+    ...comparisonLines(report),
+    ...disturbedLine(report),
     '',
     'correctness (database after the run):',
     ...report.runs.map((r) => `  ${correctnessLine(r)}`),
@@ -144,7 +215,7 @@ export function renderText(report: BenchReport): string {
     '201s in each second of the load:',
     ...report.runs.map((r) => `  ${timelineLine(r)}`),
     'server logs (warn and above):',
-    ...report.runs.map((r) => `  ${r.system}: ${r.serverLog.warn} warn, ${r.serverLog.error} error, ${r.serverLog.fatal} fatal${r.serverLog.samples.length ? `; first: ${r.serverLog.samples[0]}` : ''}`),
+    ...report.runs.map((r) => `  ${runName(r)}: ${r.serverLog.warn} warn, ${r.serverLog.error} error, ${r.serverLog.fatal} fatal${r.serverLog.samples.length ? `; first: ${r.serverLog.samples[0]}` : ''}`),
   ].join('\n');
 }
 
@@ -163,10 +234,12 @@ export function renderMarkdown(report: BenchReport): string {
     `- parameters: ${params}`,
     '',
     `| ${HEADER.join(' | ')} |`,
-    `| ${HEADER.map((_, i) => (i >= 2 && i !== 4 ? '---:' : '---')).join(' | ')} |`,
+    `| ${HEADER.map((_, i) => (numeric(i) ? '---:' : '---')).join(' | ')} |`,
     ...rows(report).map((r) => `| ${r.map(escape).join(' | ')} |`),
     '',
     ratioLine(report),
+    ...comparisonLines(report).map((line) => `\n${line}`),
+    ...disturbedLine(report).map((line) => `\n${line}`),
     '',
     'Correctness (database after the run):',
     '',
@@ -188,8 +261,10 @@ const INTRO = `# Benchmarks
 Each section below was appended by \`npm run bench -- <scenario>\` (see \`bench/run.ts\`), newest last.
 Latencies are per request, measured by the closed-loop load generator (\`bench/load.ts\`) on the
 same machine as the servers and MariaDB, so all three share its cores. Raw results are written to
-\`bench/results/\`. Each system first gets a few seconds of unmeasured warm-up load on a deal and
-shoppers of its own (\`--warmup\`), so the measured shoppers still arrive with cold carts.
+\`bench/results/\`. A run is several rounds (\`--rounds\`), each the baseline then Dealrush on fresh
+servers, deals and shoppers, interleaved so that the machine's noise falls on both; the verdict is
+the ratio of the medians. Each server first gets a few seconds of unmeasured warm-up load on a deal
+and shoppers of its own (\`--warmup\`), so the measured shoppers still arrive with cold carts.
 
 Scenarios:
 

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runHolds, type HoldsOptions } from './holds';
 import { Teardown } from './servers';
@@ -9,7 +11,9 @@ scenarios:
                      (POST /api/cart/items), Dealrush against a SELECT ... FOR UPDATE baseline
 
 options:
-  --duration S       seconds of load per system (default 20; at most 600)
+  --rounds N         rounds, each the baseline then Dealrush, each on a fresh server, deal and
+                     shoppers (default 3; quick 1); the verdict is the ratio of the medians
+  --duration S       seconds of load per system and round (default 10; at most 600)
   --connections N    concurrent keep-alive connections, closed loop (default 512: a flash sale
                      is thousands of shoppers at once; 128 shows a lighter load)
   --units N          stock of the hot deal (default 100000)
@@ -18,11 +22,15 @@ options:
                      holds about 5 units; the per-user limit is set so that it never binds)
   --warmup S         seconds of unmeasured load before each system, on a deal and 1000
                      shoppers of its own (default 3; 0 for none)
-  --quick            a short smoke run: 5 s, 5000 units, 1 s warm-up (explicit options still win)
+  --quick            a short smoke run: 1 round, 5 s, 5000 units, 1 s warm-up (explicit options
+                     still win)
+  --no-record        do not append the result to docs/benchmarks.md (trying a change)
+  --compare-with DIR also run the Dealrush of another checkout DIR (built, e.g. a git worktree of
+                     the commit before a change) in every round, to measure a change A/B
   --help             this text
 
 Needs MariaDB at 127.0.0.1:3306 (root, no password; BENCH_MYSQL_URL to change) and a build
-(npm run build:server). Prints a table, appends it to docs/benchmarks.md and writes
+(npm run build:server). Prints a table, appends it to docs/benchmarks.md (unless --no-record) and writes
 bench/results/<scenario>-<timestamp>.json. Exit codes: 0 done, 1 failed or a correctness
 mismatch, 64 bad usage, 130 interrupted.`;
 
@@ -34,6 +42,15 @@ function wholeNumber(name: string, value: string | undefined, fallback: number, 
   const n = Number(value);
   if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
   return n;
+}
+
+/** An absolute path to a built checkout, for --compare-with. */
+function compareDir(dir: string): string {
+  const root = resolve(dir);
+  if (!existsSync(join(root, 'dist', 'src', 'main.js')) || !existsSync(join(root, 'package.json'))) {
+    throw new UsageError(`--compare-with ${dir}: no built checkout there (dist/src/main.js and package.json)`);
+  }
+  return root;
 }
 
 /** Parses `argv` (without node and the script) into a scenario name and its options. */
@@ -51,7 +68,10 @@ function parseCommandLine(argv: string[]): { scenario: string; options: HoldsOpt
         'pool-size': { type: 'string' },
         shoppers: { type: 'string' },
         warmup: { type: 'string' },
+        rounds: { type: 'string' },
         quick: { type: 'boolean', default: false },
+        'no-record': { type: 'boolean', default: false },
+        'compare-with': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -70,12 +90,15 @@ function parseCommandLine(argv: string[]): { scenario: string; options: HoldsOpt
     scenario,
     options: {
       quick,
-      durationSeconds: wholeNumber('duration', values.duration, quick ? 5 : 20, 1, 600),
+      durationSeconds: wholeNumber('duration', values.duration, quick ? 5 : 10, 1, 600),
       connections: wholeNumber('connections', values.connections, 512, 1, 2000),
       units,
       poolSize: wholeNumber('pool-size', values['pool-size'], 20, 1, 100),
       shoppers,
       warmupSeconds: wholeNumber('warmup', values.warmup, quick ? 1 : 3, 0, 60),
+      rounds: wholeNumber('rounds', values.rounds, quick ? 1 : 3, 1, 20),
+      record: values['no-record'] !== true,
+      compareWith: values['compare-with'] === undefined ? null : compareDir(values['compare-with']),
     },
   };
 }
@@ -103,7 +126,7 @@ async function main(): Promise<number> {
   process.once('SIGTERM', () => interrupted('SIGTERM'));
   try {
     const report = await runHolds(command.options, teardown);
-    const mismatched = report.runs.filter((r) => !r.correctness.ok).map((r) => r.system);
+    const mismatched = report.runs.filter((r) => !r.correctness.ok).map((r) => `${r.system} (round ${r.round})`);
     if (mismatched.length > 0) {
       console.error(`bench: correctness check failed for ${mismatched.join(', ')}`);
       return 1;

@@ -62,14 +62,32 @@ export interface ServerProcess {
 }
 
 /**
- * Starts `node <script>` with `env` (added to this process's) on `port` of 127.0.0.1 and waits
- * until `GET <readyPath>` answers 200.
+ * The node flags of `npm start` in the checkout at `root` (`"start": "node --flag dist/src/main.js"`
+ * gives `['--flag']`), so that the bench runs Dealrush as it is started in production.
+ */
+export function startNodeArgs(root: string): string[] {
+  const start = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts?.start ?? '';
+  const words = start.trim().split(/\s+/);
+  if (words[0] !== 'node') return [];
+  const flags: string[] = [];
+  for (const word of words.slice(1)) {
+    if (!word.startsWith('-')) break;
+    flags.push(word);
+  }
+  return flags;
+}
+
+/**
+ * Starts `node <nodeArgs> <script>` with `env` (added to this process's) on `port` of 127.0.0.1
+ * and waits until `GET <readyPath>` answers 200.
  * @throws Error when the process exits first or is not ready within `readyTimeoutMs`; the process
  *   is stopped before the error is thrown.
  */
 export async function startServer(options: {
   name: string;
   script: string;
+  /** Node flags before the script (BENCH_SERVER_NODE_ARGS is added after them). */
+  nodeArgs?: string[];
   port: number;
   env: Record<string, string>;
   logPath: string;
@@ -78,7 +96,7 @@ export async function startServer(options: {
 }): Promise<ServerProcess> {
   const log = createWriteStream(options.logPath);
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the servers.
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...(options.nodeArgs ?? []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, options.script], {
     cwd: repoRoot,
     env: { ...process.env, ...options.env, PORT: String(options.port), HOST: '127.0.0.1' },
