@@ -13,7 +13,8 @@ export const CART = 'cart';
  */
 export interface CartState {
   userId: string;
-  holds: Readonly<Record<string, HoldView>>;
+  /** Soonest-expiring first (ties in the order they came). Never changed in place: a turn makes a new array. */
+  holds: readonly HoldView[];
 }
 
 export type CartMessage =
@@ -27,19 +28,19 @@ export type CartMessage =
 export function cartTransition(state: CartState, message: CartMessage): Transition<CartState, Result<unknown> | undefined> {
   switch (message.type) {
     case 'holdPlaced':
-      return { state: { ...state, holds: { ...state.holds, [message.hold.id]: message.hold } } };
+      return { state: { ...state, holds: withHold(state.holds, message.hold) } };
     case 'holdRemoved': {
-      if (!(message.holdId in state.holds)) return { state };
-      const { [message.holdId]: _removed, ...holds } = state.holds;
-      return { state: { ...state, holds } };
+      const at = state.holds.findIndex((h) => h.id === message.holdId);
+      if (at < 0) return { state };
+      return { state: { ...state, holds: [...state.holds.slice(0, at), ...state.holds.slice(at + 1)] } };
     }
     case 'list':
-      return { state, reply: ok(Object.values(state.holds).filter((h) => h.expiresAt > message.now).sort((a, b) => a.expiresAt - b.expiresAt)) };
+      return { state, reply: ok(unexpired(state.holds, message.now)) };
     case 'lookup': {
       const found: HoldView[] = [];
       const missing: string[] = [];
       for (const id of message.holdIds) {
-        const hold = state.holds[id];
+        const hold = state.holds.find((h) => h.id === id);
         if (hold && hold.expiresAt > message.now) found.push(hold);
         else missing.push(id);
       }
@@ -48,12 +49,28 @@ export function cartTransition(state: CartState, message: CartMessage): Transiti
   }
 }
 
+/** `holds` with `hold` put in (replacing one of its id), kept soonest-expiring first. */
+function withHold(holds: readonly HoldView[], hold: HoldView): readonly HoldView[] {
+  const others = holds.some((h) => h.id === hold.id) ? holds.filter((h) => h.id !== hold.id) : holds;
+  // A new hold usually expires last: then it goes at the end.
+  let at = others.length;
+  while (at > 0 && others[at - 1].expiresAt > hold.expiresAt) at -= 1;
+  return at === others.length ? [...others, hold] : [...others.slice(0, at), hold, ...others.slice(at)];
+}
+
+/** The holds not expired at `now` (the list itself when none has: it is never changed in place). */
+function unexpired(holds: readonly HoldView[], now: number): readonly HoldView[] {
+  let first = 0;
+  while (first < holds.length && holds[first].expiresAt <= now) first += 1;
+  return first === 0 ? holds : holds.slice(first);
+}
+
 /**
  * Every shopper's first hold activates their cart, so in a rush thousands of carts load at once:
  * their loads are grouped into one indexed query per batch (`user_id IN (…)`), not one each.
  */
-const cartLoaders = new WeakMap<object, Batcher<string, Record<string, HoldView>>>();
-function cartLoaderFor(manager: EntityManager): Batcher<string, Record<string, HoldView>> {
+const cartLoaders = new WeakMap<object, Batcher<string, HoldView[]>>();
+function cartLoaderFor(manager: EntityManager): Batcher<string, HoldView[]> {
   let loader = cartLoaders.get(manager.connection);
   if (!loader) {
     const connection = manager.connection;
@@ -64,13 +81,12 @@ function cartLoaderFor(manager: EntityManager): Batcher<string, Record<string, H
           `SELECT id, user_id, deal_id, quantity, unit_price, currency, expires_at FROM holds WHERE status = 'active' AND user_id IN (${unique.map(() => '?').join(', ')})`,
           unique,
         );
-        const carts = new Map<string, Record<string, HoldView>>(unique.map((u) => [u, {}]));
+        const carts = new Map<string, HoldView[]>(unique.map((u) => [u, []]));
         for (const h of rows) {
-          const id = String(h.id);
           const userId = String(h.user_id);
-          carts.get(userId)![id] = { id, dealId: String(h.deal_id), userId, quantity: Number(h.quantity), unitPrice: Number(h.unit_price), currency: String(h.currency), expiresAt: Number(h.expires_at) };
+          carts.get(userId)!.push({ id: String(h.id), dealId: String(h.deal_id), userId, quantity: Number(h.quantity), unitPrice: Number(h.unit_price), currency: String(h.currency), expiresAt: Number(h.expires_at) });
         }
-        return userIds.map((u) => ({ ...carts.get(u)! }));
+        return userIds.map((u) => [...carts.get(u)!].sort((a, b) => a.expiresAt - b.expiresAt));
       },
       { maxBatch: 200, concurrency: 2 },
     );

@@ -87,6 +87,8 @@ export class Activation<S> {
   /** Ids of durable messages in batches not yet applied. */
   private readonly inFlightIds = new Set<string>();
   private readonly ready: Promise<void>;
+  /** Whether the state is loaded (`ready` has resolved). */
+  private loaded = false;
 
   constructor(
     readonly definition: ActorDefinition<S>,
@@ -118,9 +120,60 @@ export class Activation<S> {
       pending.reject(new ActorRuntimeError('UNAVAILABLE', `${this.key} is stepping down`));
       return;
     }
-    this.queue.push(pending);
     this.lastActiveAt = this.host.now();
+    // A derived (not durable) actor that is loaded and idle handles a plain message at once: it
+    // has nothing to commit, so the mailbox loop would only add a batch and a promise per message.
+    if (!this.draining && this.loaded && !this.definition.durable && this.queue.length === 0 && !pending.envelope.durable && pending.alarm === undefined) {
+      this.handleDerived(pending);
+      return;
+    }
+    this.queue.push(pending);
     if (!this.draining) void this.drain();
+  }
+
+  /**
+   * One message to a derived actor, handled now: the transition, then its reply, its timers and
+   * its best-effort effects (the only ones such an actor may have). Messages it sends to itself
+   * meanwhile wait in the mailbox, as in a batch.
+   */
+  private handleDerived(pending: Pending): void {
+    const started = performance.now();
+    this.draining = true;
+    try {
+      let turn;
+      try {
+        turn = this.definition.transition(this.state, pending.envelope.message);
+      } catch (error) {
+        this.host.logger.error({ err: error, actor: this.key, message: pending.envelope.message }, 'actor transition threw; message rejected, state unchanged');
+        pending.reject(new ActorRuntimeError('ACTOR_FAILED', `${this.key} failed to handle a message`, { cause: error }));
+        return;
+      }
+      const effects = turn.effects;
+      let tells: Effect[] | null = null;
+      let publishes: Effect[] | null = null;
+      if (effects !== undefined && effects.length > 0) {
+        for (const effect of effects) {
+          if (effect.type === 'persist' || effect.type === 'send' || effect.type === 'remind') {
+            this.host.logger.error({ actor: this.key, message: pending.envelope.message }, 'a derived actor asked for durable effects; message rejected, state unchanged');
+            pending.reject(new ActorRuntimeError('ACTOR_FAILED', `${this.definition.kind} is not durable but asked for durable effects`));
+            return;
+          }
+        }
+        for (const effect of effects) {
+          if (effect.type === 'tell') (tells ??= []).push(effect);
+          else if (effect.type === 'publish') (publishes ??= []).push(effect);
+          else if (effect.type === 'timer') this.arm(effect.name, effect.at, false);
+        }
+      }
+      this.state = turn.state;
+      this.head = turn.state;
+      pending.resolve(turn.reply);
+      if (tells !== null || publishes !== null) this.host.afterCommit(this.address, { publishes: publishes ?? [], tells: tells ?? [], sends: [] });
+    } finally {
+      this.draining = false;
+      this.host.observeBatch(this.address.kind, 1, performance.now() - started);
+    }
+    if (this.queue.length > 0) void this.drain();
   }
 
   /** Stops timers; the activation takes no more messages. Returns what was still queued. */
@@ -151,6 +204,7 @@ export class Activation<S> {
       this.state = await db.read((manager) => def.store.load(manager, address.id, now));
     }
     this.head = this.state;
+    this.loaded = true;
   }
 
   /** Takes a fencing token for this activation (in `manager`'s transaction). */

@@ -60,12 +60,17 @@ export class ActorSystem {
   private readonly intervals: NodeJS.Timeout[] = [];
   private stopping = false;
   private readonly deadlines = new Set<{ at: number; expire(): void }>();
+  /** Whether envelopes go straight into local mailboxes (the in-process transport). */
+  private readonly local: boolean;
+  private readonly idPrefix = `${randomUUID()}:`;
+  private idCounter = 0;
   private readonly deadlineSweep: NodeJS.Timeout;
   private readonly counters = { batches: 0, messages: 0 };
   private readonly batchObservers: Array<(kind: string, size: number, turnMs: number) => void> = [];
 
   constructor(private readonly options: ActorSystemOptions) {
     this.transport = options.transport ?? new InProcessTransport();
+    this.local = this.transport instanceof InProcessTransport;
     this.placement = options.placement ?? new SingleNodePlacement();
     this.askTimeoutMs = options.askTimeoutMs ?? 10_000;
     this.idleMs = options.idleMs ?? 300_000;
@@ -140,35 +145,44 @@ export class ActorSystem {
    * @throws ActorRuntimeError `UNAVAILABLE` when no reply comes within the ask timeout or the
    *   commit failed; `ACTOR_FAILED` when the transition threw.
    */
-  async ask<R = unknown>(to: Address, message: unknown, options: { id?: string; durable?: boolean; timeoutMs?: number } = {}): Promise<R> {
-    if (this.stopping) throw new ActorRuntimeError('SHUTTING_DOWN', 'the node is shutting down');
-    if (!this.definitions.has(to.kind)) throw new ActorRuntimeError('UNKNOWN_KIND', `no actor kind "${to.kind}"`);
-    const envelope: Envelope = { id: options.id ?? randomUUID(), to, message, durable: options.durable ?? false };
-    const timeoutMs = options.timeoutMs ?? this.askTimeoutMs;
-    const request = this.transport.request(envelope);
-    // One sweep for all deadlines instead of a timer per ask (three asks per hold on the hot path).
+  ask<R = unknown>(to: Address, message: unknown, options?: { id?: string; durable?: boolean; timeoutMs?: number }): Promise<R> {
+    if (this.stopping) return Promise.reject(new ActorRuntimeError('SHUTTING_DOWN', 'the node is shutting down'));
+    if (!this.definitions.has(to.kind)) return Promise.reject(new ActorRuntimeError('UNKNOWN_KIND', `no actor kind "${to.kind}"`));
+    const envelope: Envelope = { id: options?.id ?? this.nextId(), to, message, durable: options?.durable ?? false };
+    const timeoutMs = options?.timeoutMs ?? this.askTimeoutMs;
+    // The hot path (three asks per hold): one promise, and the waiting caller is itself the
+    // mailbox entry and the deadline (one sweep for all deadlines instead of a timer per ask).
     return new Promise<R>((resolve, reject) => {
-      const deadline = {
-        at: this.host.now() + timeoutMs,
-        expire: () => reject(new ActorRuntimeError('UNAVAILABLE', `${addressKey(to)} did not answer within ${timeoutMs} ms`)),
-      };
-      this.deadlines.add(deadline);
-      request.then(
-        (reply) => {
-          this.deadlines.delete(deadline);
-          resolve(reply as R);
-        },
-        (error) => {
-          this.deadlines.delete(deadline);
-          reject(error);
-        },
-      );
+      const ask = new Ask(envelope, resolve as (reply: unknown) => void, reject, this.host.now() + timeoutMs, timeoutMs, this.deadlines);
+      this.deadlines.add(ask);
+      if (this.local) this.enqueueLocal(ask);
+      else this.transport.request(envelope).then((reply) => ask.resolve(reply), (error) => ask.reject(error));
     });
   }
 
   /** Sends without waiting; a failure is logged. For derived state only (best effort). */
   tell(to: Address, message: unknown): void {
-    this.ask(to, message).catch((err) => this.options.logger.debug({ err, to }, 'tell not delivered'));
+    if (this.stopping || !this.definitions.has(to.kind)) {
+      this.options.logger.debug({ to }, 'tell not delivered');
+      return;
+    }
+    const envelope: Envelope = { id: this.nextId(), to, message, durable: false };
+    const logger = this.options.logger;
+    const fail = (err: unknown) => logger.debug({ err, to }, 'tell not delivered');
+    if (this.local) this.enqueueLocal({ envelope, resolve: ignore, reject: fail });
+    else this.transport.request(envelope).catch(fail);
+  }
+
+  /** An id for a message that has none of its own (not durable): unique within this process. */
+  private nextId(): string {
+    return `${this.idPrefix}${(this.idCounter++).toString(36)}`;
+  }
+
+  /** Hands a message straight to the local activation of its actor (in-process transport). */
+  private enqueueLocal(pending: Pending): void {
+    const activation = this.activationFor(pending.envelope.to);
+    if (!activation) pending.reject(new ActorRuntimeError('UNKNOWN_KIND', `no actor kind "${pending.envelope.to.kind}"`));
+    else activation.enqueue(pending);
   }
 
   /**
@@ -346,5 +360,41 @@ export class ActorSystem {
         this.activations.delete(key);
       }
     }
+  }
+}
+
+const ignore = (): void => undefined;
+
+/**
+ * A caller waiting for an actor's reply: its mailbox entry and its deadline in one object.
+ * Settling it (reply, failure or timeout) settles the caller's promise once. `resolve` and
+ * `reject` are bound (callers may pass them on, e.g. to a transport's promise).
+ */
+class Ask implements Pending {
+  solo?: boolean;
+  readonly resolve: (reply: unknown) => void;
+  readonly reject: (error: unknown) => void;
+
+  constructor(
+    readonly envelope: Envelope,
+    onReply: (reply: unknown) => void,
+    private readonly onError: (error: unknown) => void,
+    readonly at: number,
+    private readonly timeoutMs: number,
+    deadlines: Set<{ at: number; expire(): void }>,
+  ) {
+    this.resolve = (reply) => {
+      deadlines.delete(this);
+      onReply(reply);
+    };
+    this.reject = (error) => {
+      deadlines.delete(this);
+      onError(error);
+    };
+  }
+
+  /** Called by the deadline sweep (which has already dropped it from the deadlines). */
+  expire(): void {
+    this.onError(new ActorRuntimeError('UNAVAILABLE', `${addressKey(this.envelope.to)} did not answer within ${this.timeoutMs} ms`));
   }
 }
