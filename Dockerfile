@@ -1,4 +1,6 @@
-# Dealrush node image: builds the server and the client, runs `node dist/src/main.js`.
+# Dealrush node image: builds the server and the client, runs `node dist/src/main.js` as
+# `npm start` does, with a 64 MB young generation (the hold path allocates fast: with V8's
+# default semi-space, about a sixth of the server's CPU went to scavenges under a rush).
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
@@ -16,4 +18,4 @@ COPY package.json ./
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:3000/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=64", "dist/src/main.js"]
