@@ -192,7 +192,9 @@ export default fp(
               admitted: sales.admitted,
               admittedTotal: sales.admittedTotal,
             };
-            io.to(rooms.sellerDeal(dealId)).emit('sales:tick', tick);
+            // Each node ticks for its own watchers (io.local: with the Redis adapter, io.to would
+            // also reach the other nodes' watchers, which their own node ticks for).
+            io.local.to(rooms.sellerDeal(dealId)).emit('sales:tick', tick);
           } catch (err) {
             app.log.debug({ err, dealId }, 'sales:tick skipped');
           }
@@ -202,7 +204,9 @@ export default fp(
 
     async function opsTick(): Promise<void> {
       if ((io.of('/').adapter.rooms.get(rooms.ops())?.size ?? 0) === 0) return;
-      io.to(rooms.ops()).emit('ops:snapshot', await snapshot());
+      // To this node's admins only. Cluster mode: each node should publish its OpsNode (e.g. on
+      // Redis) and every node merge the others' into `nodes` before sending.
+      io.local.to(rooms.ops()).emit('ops:snapshot', await snapshot());
     }
 
     /** Runs `task` every `ms`, never two at once (a slow database skips ticks, it does not pile them up). */
