@@ -57,6 +57,10 @@ export default fp(
       const pub = app.cluster.redis.duplicate();
       const sub = app.cluster.redis.duplicate({ enableOfflineQueue: true });
       for (const c of [pub, sub]) c.on('error', () => undefined);
+      // The adapter does not handle a failed publish (Redis away): the packet is lost, which the
+      // seq numbers let clients notice, but the rejection must not take the node down.
+      const publish = pub.publish.bind(pub) as (channel: string, message: string | Buffer) => Promise<number>;
+      (pub as unknown as { publish: typeof publish }).publish = (channel, message) => publish(channel, message).catch(() => 0);
       io.adapter(createAdapter(pub, sub, { key: app.cluster.keys.sockets }));
       app.addHook('onClose', async () => {
         pub.disconnect();
