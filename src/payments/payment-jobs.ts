@@ -2,6 +2,9 @@ import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { RuntimeLogger } from '../actors/runtime/actor';
 import type { PaymentService } from './payment-service';
 
+/** How long a webhook waits for Redis to take its job before processing the event in-process (ms). */
+const ENQUEUE_TIMEOUT_MS = 1000;
+
 /** The BullMQ queue of payment work (visible in bull-board at `/admin/queues`). */
 export const PAYMENTS_QUEUE = 'payments';
 
@@ -41,6 +44,7 @@ export class PaymentJobs {
   private timer: NodeJS.Timeout | null = null;
   private sweeping: Promise<unknown> | null = null;
   private refunding = false;
+  private lastQueuedSweepAt = 0;
   private stopped = false;
 
   constructor(private readonly options: PaymentJobsOptions) {
@@ -61,23 +65,38 @@ export class PaymentJobs {
 
   async start(): Promise<void> {
     const { redisUrl, prefix, intervalMs } = this.options;
+    // The in-process sweep runs in both modes: alone in embedded mode; with BullMQ only when the
+    // queue's own sweep has not run for three intervals (Redis down), so payments still settle.
+    this.timer = setInterval(() => {
+      if (!this.queue || Date.now() - this.lastQueuedSweepAt > 3 * intervalMs) void this.runSweep();
+    }, intervalMs);
+    this.timer.unref();
     if (!redisUrl) {
-      this.timer = setInterval(() => void this.runSweep(), intervalMs);
-      this.timer.unref();
       void this.runSweep();
       return;
     }
+    this.lastQueuedSweepAt = Date.now();
     this.worker = new Worker(PAYMENTS_QUEUE, (job) => this.handle(job), { connection: redisOptions(redisUrl), prefix, concurrency: 8 });
     this.worker.on('failed', (job, err) => this.options.logger.warn({ err, job: job?.name, jobId: job?.id }, 'payment job failed (it is retried)'));
     this.worker.on('error', (err) => this.options.logger.warn({ err }, 'payment jobs worker error'));
-    await this.queue!.upsertJobScheduler('payments-sweep', { every: intervalMs }, { name: 'sweep', data: {} });
+    // Not awaited: a server must start (and sell) while Redis is down; the scheduler is set once it answers.
+    const schedule = (): void => {
+      if (this.stopped) return;
+      this.queue!.upsertJobScheduler('payments-sweep', { every: intervalMs }, { name: 'sweep', data: {} }).catch((err) => {
+        this.options.logger.warn({ err }, 'could not schedule the payment sweep in Redis; retrying (the in-process sweep covers meanwhile)');
+        setTimeout(schedule, intervalMs).unref();
+      });
+    };
+    schedule();
   }
 
   /** Hands a stored webhook event to its order (a job, or at once in-process). */
   async enqueueEvent(eventId: string): Promise<void> {
     if (this.queue) {
-      await this.queue.add('webhook', { eventId }, { jobId: `evt-${eventId}`, attempts: 8, backoff: { type: 'exponential', delay: 500 } });
-      return;
+      const added = this.queue.add('webhook', { eventId }, { jobId: `evt-${eventId}`, attempts: 8, backoff: { type: 'exponential', delay: 500 } });
+      const queued = await Promise.race([added.then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), ENQUEUE_TIMEOUT_MS).unref())]);
+      if (queued) return;
+      this.options.logger.warn({ eventId }, 'Redis did not take the payment event job: processing it in-process');
     }
     setImmediate(() => void this.run('webhook', () => this.options.service.processEvent(eventId)));
   }
@@ -108,8 +127,9 @@ export class PaymentJobs {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.sweeping;
-    await this.worker?.close();
-    await this.queue?.close();
+    // Closing waits for Redis; a shutdown while Redis is down must not hang on it.
+    const closed = Promise.all([this.worker?.close(), this.queue?.close()]).catch((err) => this.options.logger.warn({ err }, 'payment jobs: closing the queue failed'));
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 2000).unref())]);
   }
 
   private handle(job: Job): Promise<unknown> {
@@ -120,6 +140,7 @@ export class PaymentJobs {
       case 'refunds':
         return this.run('refunds', () => service.settleRefunds(), true);
       case 'sweep':
+        this.lastQueuedSweepAt = Date.now();
         return this.run('sweep', () => service.sweep(), true);
       default:
         return Promise.resolve(`unknown job ${job.name}`);
