@@ -1,6 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { parse } from 'yaml';
+import { configSchemaProperties, loadConfig } from '../src/config';
 
 /**
  * The monitoring deployment, checked by reading it (there is no Docker engine in CI): the compose
@@ -87,5 +90,26 @@ describe('deploy/: Prometheus, Grafana and docker-compose.yml', () => {
         'dealrush_outbox_in_flight',
       ]),
     );
+  });
+
+  it('runs the app as a cluster: two or more replicas on MariaDB and Redis, sharing the secrets, with a configuration this version accepts', () => {
+    const app = compose.services.app;
+    expect(app.deploy.replicas).toBeGreaterThanOrEqual(2);
+    const env = app.environment as Record<string, string>;
+    expect(env.REDIS_URL).toMatch(/^redis:\/\/redis:6379/);
+    expect(env.DATABASE_URL).toMatch(/^mysql:\/\/.+@mariadb:3306\//);
+    expect(app.volumes).toEqual(expect.arrayContaining([expect.stringMatching(/:\/data$/)]));
+    expect(env.DATA_DIR).toBe('/data');
+    // Every variable set is one the server reads, and the values (with placeholders filled) pass its schema.
+    const filled = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v).replace(/\$\{([A-Z_]+)(:-([^}]*)|:\?[^}]*)?\}/g, (_m, name: string, _d, fallback?: string) => fallback ?? (name.includes('SECRET') ? 'x'.repeat(40) : 'dealrush'))]));
+    const config = loadConfig({ ...filled, DATA_DIR: mkdtempSync(join(tmpdir(), 'dealrush-compose-')) });
+    expect(config.cluster).not.toBeNull();
+    expect(config.database.type).toBe('mariadb');
+    const known = new Set(Object.keys(configSchemaProperties()));
+    for (const key of Object.keys(env)) expect({ key, known: known.has(key) }).toEqual({ key, known: true });
+    // The proxy keeps a client on one node (socket.io long-polling) and upgrades WebSockets.
+    const nginx = read('deploy/nginx.conf');
+    expect(nginx).toMatch(/upstream dealrush \{[^}]*ip_hash;[^}]*server app:3000;/);
+    expect(nginx).toMatch(/proxy_set_header Upgrade \$http_upgrade;/);
   });
 });

@@ -194,6 +194,9 @@ const NUMERIC = new Set(
  * `npm run mint`, use the same ones.
  * @throws ConfigError naming the first bad variable, e.g. `PORT: Expected integer (got "abc")`.
  */
+/** The names (and schemas) of every environment variable Dealrush reads. */
+export const configSchemaProperties = () => EnvSchema.properties;
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {};
   for (const key of Object.keys(EnvSchema.properties)) {

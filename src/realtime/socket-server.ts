@@ -55,7 +55,7 @@ export default fp(
       // Cluster mode: an event emitted on any node reaches the room's sockets on every node. A lost
       // packet costs nothing: clients see the seq gap and take a fresh snapshot.
       const pub = app.cluster.redis.duplicate();
-      const sub = app.cluster.redis.duplicate({ enableOfflineQueue: true });
+      const sub = app.cluster.redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
       for (const c of [pub, sub]) c.on('error', () => undefined);
       // The adapter does not handle a failed publish (Redis away): the packet is lost, which the
       // seq numbers let clients notice, but the rejection must not take the node down.

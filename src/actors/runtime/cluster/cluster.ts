@@ -62,13 +62,15 @@ export class ClusterNode {
     });
   }
 
-  /** Waits for Redis (up to `timeoutMs`), then joins: takes this node's share of the partitions. */
-  async start(timeoutMs = 15_000): Promise<void> {
+  /**
+   * Joins the cluster: takes this node's share of the partitions. Waits up to `timeoutMs` for Redis
+   * to answer first; if it does not, the node starts anyway, not ready (`/health/ready` says so,
+   * calls answer 503) and joins by itself as soon as Redis answers.
+   */
+  async start(timeoutMs = 3000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    while (this.redis.status !== 'ready') {
-      if (Date.now() > deadline) throw new Error(`Redis did not answer at ${this.settings.redisUrl} within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    while (this.redis.status !== 'ready' && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    if (this.redis.status !== 'ready') this.logger.warn({ redis: this.settings.redisUrl }, 'Redis does not answer yet: starting without partitions; joining when it does');
     await this.placement.start();
   }
 

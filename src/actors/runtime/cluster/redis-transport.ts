@@ -63,7 +63,9 @@ export class RedisStreamsTransport implements Transport {
     const { nodeId, placement } = this.options;
     this.subscriber = this.options.connect();
     this.subscriber.on('message', (_channel: string, text: string) => this.onReply(text));
-    await this.subscriber.subscribe(this.options.keys.replies(nodeId)); // ioredis re-subscribes after a reconnect
+    // Not awaited: while Redis is away the subscription waits in the connection's queue (nothing
+    // can reply before it anyway), and ioredis re-subscribes after every reconnect.
+    this.subscriber.subscribe(this.options.keys.replies(nodeId)).catch((err: unknown) => this.options.logger.warn({ err }, 'reply channel subscription failed'));
     placement.onGained((name) => this.startConsumer(name));
     placement.onLost((name) => void this.stopConsumer(name));
     for (const { name } of placement.ownedPartitions()) this.startConsumer(name);
