@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runHolds, type HoldsOptions } from './holds';
+import { QUEUE_USAGE, runQueueCommand } from './queue';
+import { CLUSTER_USAGE, runClusterCommand } from './cluster';
 import { Teardown } from './servers';
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
@@ -10,7 +12,10 @@ scenarios:
   holds              one hot deal; N connections hold one unit each per request
                      (POST /api/cart/items), Dealrush against a SELECT ... FOR UPDATE baseline
 
-options:
+${QUEUE_USAGE}
+${CLUSTER_USAGE}
+
+options of holds:
   --rounds N         rounds, each the baseline then Dealrush, each on a fresh server, deal and
                      shoppers (default 3; quick 1); the verdict is the ratio of the medians
   --duration S       seconds of load per system and round (default 10; at most 600)
@@ -105,6 +110,8 @@ function parseCommandLine(argv: string[]): { scenario: string; options: HoldsOpt
 
 /** `npm run bench -- <scenario> [options]`: runs one benchmark scenario end to end. */
 async function main(): Promise<number> {
+  if (process.argv[2] === 'queue') return runQueueCommand(process.argv.slice(3));
+  if (process.argv[2] === 'cluster') return runClusterCommand(process.argv.slice(3));
   let command;
   try {
     command = parseCommandLine(process.argv.slice(2));

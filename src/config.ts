@@ -69,6 +69,8 @@ const EnvSchema = Type.Object({
   CLUSTER_LEASE_MS: Type.Integer({ minimum: 500, maximum: 60000, default: 3000 }),
   /** Cluster mode: heartbeat (lease renewal, rebalancing) period; well under the lease. */
   CLUSTER_HEARTBEAT_MS: Type.Integer({ minimum: 100, maximum: 20000, default: 1000 }),
+  /** Cluster mode: `0` sends every actor message through Redis, even to this node's own actors (only to measure the transport). */
+  CLUSTER_LOCAL_DELIVERY: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '1' }),
   /** How long a call to an actor waits for its answer before `503 UNAVAILABLE`. */
   ASK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120000, default: 5000 }),
   /** Ms between two waiting-room admission ticks (each broadcasts one `queue:progress`). */
@@ -147,7 +149,7 @@ export interface Config {
   stockPublishIntervalMs: number;
   queueTickMs: number;
   /** Set in cluster mode (REDIS_URL set). */
-  cluster: { name: string; nodeId: string; partitions: number; leaseMs: number; heartbeatMs: number } | null;
+  cluster: { name: string; nodeId: string; partitions: number; leaseMs: number; heartbeatMs: number; localDelivery: boolean } | null;
   askTimeoutMs: number;
   queueGoneAfterSeconds: number;
   admissionTtlSeconds: number;
@@ -257,7 +259,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     stockPublishIntervalMs: e.STOCK_PUBLISH_INTERVAL_MS,
     queueTickMs: e.QUEUE_TICK_MS,
     cluster: e.REDIS_URL
-      ? { name: e.CLUSTER_NAME, nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, partitions: e.CLUSTER_PARTITIONS, leaseMs: e.CLUSTER_LEASE_MS, heartbeatMs: e.CLUSTER_HEARTBEAT_MS }
+      ? { name: e.CLUSTER_NAME, nodeId: e.NODE_ID ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`, partitions: e.CLUSTER_PARTITIONS, leaseMs: e.CLUSTER_LEASE_MS, heartbeatMs: e.CLUSTER_HEARTBEAT_MS, localDelivery: e.CLUSTER_LOCAL_DELIVERY === '1' }
       : null,
     askTimeoutMs: e.ASK_TIMEOUT_MS,
     queueGoneAfterSeconds: e.QUEUE_GONE_AFTER_SECONDS,

@@ -16,6 +16,8 @@ export interface ClusterSettings {
   heartbeatMs: number;
   /** How long a caller waits for a reply from another node. */
   replyTimeoutMs: number;
+  /** False: every message goes through Redis, even to this node's own actors (benchmarks only). */
+  localDelivery: boolean;
   kinds: readonly string[];
 }
 
@@ -51,7 +53,7 @@ export class ClusterNode {
     this.redis = connect();
     this.placement = new LeasePlacement({ redis: this.redis, keys: this.keys, db, nodeId: settings.nodeId, kinds: settings.kinds, partitions: settings.partitions, leaseMs: settings.leaseMs, heartbeatMs: settings.heartbeatMs, logger });
     // Blocking reads and the subscriber queue while reconnecting (their loops retry anyway).
-    this.transport = new RedisStreamsTransport({ redis: this.redis, keys: this.keys, connect: () => connect({ enableOfflineQueue: true, maxRetriesPerRequest: null }), nodeId: settings.nodeId, placement: this.placement, logger, replyTimeoutMs: settings.replyTimeoutMs });
+    this.transport = new RedisStreamsTransport({ redis: this.redis, keys: this.keys, connect: () => connect({ enableOfflineQueue: true, maxRetriesPerRequest: null }), nodeId: settings.nodeId, placement: this.placement, logger, replyTimeoutMs: settings.replyTimeoutMs, localDelivery: settings.localDelivery });
   }
 
   /** Evicts local activations of every partition this node stops owning. */

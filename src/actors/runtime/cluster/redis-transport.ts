@@ -20,6 +20,11 @@ export interface RedisTransportOptions {
   readCount?: number;
   /** How long one blocking read waits (ms). Default 1000. */
   blockMs?: number;
+  /**
+   * Deliver in process when this node owns the target (default true). False sends every message
+   * through Redis, even to itself: only to measure the transport (the `cluster` benchmark).
+   */
+  localDelivery?: boolean;
 }
 
 /** How often an owner takes over entries left unacknowledged for this long (ms). */
@@ -84,7 +89,7 @@ export class RedisStreamsTransport implements Transport {
     if (!this.deliver || this.stopped) return Promise.reject(new ActorRuntimeError('SHUTTING_DOWN', 'transport stopped'));
     const { placement, redis, nodeId } = this.options;
     const partition = placement.partitionOf(envelope.to);
-    if (placement.owns(partition)) return this.deliver(envelope);
+    if (this.options.localDelivery !== false && placement.owns(partition)) return this.deliver(envelope);
     return new Promise((resolve, reject) => {
       this.waiting.set(envelope.id, { resolve, reject, at: Date.now() });
       const wire: WireEnvelope = { ...envelope, replyTo: nodeId, deadline: Date.now() + this.options.replyTimeoutMs };

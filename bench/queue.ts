@@ -1,0 +1,369 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { Presets, SingleBar } from 'cli-progress';
+import Redis from 'ioredis';
+import { createConnection, type RowDataPacket } from 'mysql2/promise';
+import { request } from 'undici';
+import { runLoad, summarize, type LatencySummary, type LoadResult } from './load';
+import { appendMarkdown, gitRevision, machineInfo, writeJson, type MachineInfo } from './report';
+import { cpuSeconds, findDatabasePid, freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
+
+/** Settings of one `queue` run (see `bench/run.ts` for the command line). */
+export interface QueueOptions {
+  /** Seconds of joins per system. */
+  durationSeconds: number;
+  connections: number;
+  /** Shoppers minted for Dealrush's joins (each joins once: a repeat join is a cheap 200). */
+  shoppers: number;
+  /** Sockets in the deal room for the fan-out measurement (0: skip it). */
+  sockets: number;
+  /** Seconds the fan-out is measured. */
+  fanoutSeconds: number;
+  record: boolean;
+  quick: boolean;
+}
+
+const ADMIN_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const FANOUT_THREADS = 4;
+export const QUEUE_DEALRUSH = 'Dealrush waiting room';
+export const QUEUE_BASELINE = 'baseline Redis ZADD+ZRANK';
+
+export interface QueueSystemRun {
+  system: string;
+  result: LoadResult;
+  joinsPerSecond: number;
+  /** Server CPU in cores during the load. */
+  serverCpu: number | null;
+  databaseCpu: number | null;
+  /** Dealrush: ticket rows and distinct seqs in the database, against the 201s counted. */
+  check: { created: number; rows: number; distinctSeqs: number; ok: boolean } | null;
+  serverLog: { warn: number; error: number; fatal: number };
+}
+
+export interface FanoutResult {
+  sockets: number;
+  failed: number;
+  seconds: number;
+  events: number;
+  /** Events a socket should have got: one per tick. */
+  expectedPerSocket: number;
+  lag: LatencySummary;
+  rssBeforeMiB: number;
+  rssAfterMiB: number;
+  /** Server memory per connection (RSS growth / sockets), KiB. */
+  perConnectionKiB: number;
+}
+
+export interface QueueReport {
+  scenario: 'queue';
+  startedAt: string;
+  commit: string;
+  machine: MachineInfo;
+  parameters: Record<string, string | number | boolean>;
+  runs: QueueSystemRun[];
+  ratio: number | null;
+  fanout: FanoutResult | null;
+  targets: { joinsPerSecond: boolean; p99: boolean; noErrors: boolean; fanoutP99: boolean | null };
+}
+
+const stampOf = (date: Date) => date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+
+/**
+ * The `queue` scenario (issue 4's benchmark): HTTP queue joins for `durationSeconds` on one deal
+ * with its waiting room on (`POST /api/deals/:id/queue`, every request a new shopper, so every
+ * join makes a ticket), against the baseline of one Redis sorted-set ZADD+ZRANK per join behind
+ * the same JWT check, in the same run; then the fan-out: `sockets` socket.io connections (four
+ * client threads) in the deal's room, the delay from each `queue:progress` emit (`at`) to its
+ * arrival, and the server's memory per connection. Targets (issue 4): at least 10,000 joins/s,
+ * p99 under 50 ms, no errors; fan-out p99 under 200 ms.
+ */
+export async function runQueue(options: QueueOptions, teardown: Teardown): Promise<QueueReport> {
+  const started = new Date();
+  const commit = gitRevision(repoRoot);
+  const stamp = stampOf(started);
+  const database = `dealrush_bench_q${stamp.replace(/\D/g, '')}`;
+  const admin = await createConnection({ uri: ADMIN_URL });
+  teardown.add('close admin connection', () => admin.end());
+  await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+  teardown.add(`drop database ${database}`, () => admin.query(`DROP DATABASE IF EXISTS \`${database}\``));
+  const workDir = mkdtempSync(join(tmpdir(), 'dealrush-bench-'));
+  teardown.add('remove temporary files', async () => rmSync(workDir, { recursive: true, force: true }));
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+  const keyPrefix = `bench:queue:${stamp}:`;
+  teardown.add('remove baseline keys', async () => {
+    const keys = await redis.keys(`${keyPrefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
+  });
+
+  const env: Record<string, string> = {
+    DATABASE_URL: `${ADMIN_URL.replace(/\/+$/, '')}/${database}`,
+    DATA_DIR: join(workDir, 'data'),
+    JWT_SECRET: randomBytes(32).toString('base64url'),
+    DEMO_DATA: '0',
+    SERVE_CLIENT: '0',
+    LOG_LEVEL: 'warn',
+    // One client address, thousands of joins a second: no abuse limit.
+    RATE_LIMIT_QUEUE_JOIN_PER_USER: '0',
+    RATE_LIMIT_QUEUE_JOIN_PER_ADDRESS: '0',
+  };
+  console.error(`bench database ${database}; minting ${options.shoppers} shoppers and a seller`);
+  const shoppers = await mint('shopper', options.shoppers, join(workDir, 'shoppers.jsonl'), env);
+  const [seller] = await mint('seller', 1, join(workDir, 'seller.jsonl'), env);
+  const dbPid = findDatabasePid();
+  const runs: QueueSystemRun[] = [];
+
+  // The baseline: each request a shopper, on a deal key of its own per pass over the shoppers.
+  {
+    const port = await freePort();
+    const server = await startServer({ name: 'queue-baseline', script: join(repoRoot, 'dist', 'bench', 'queue-baseline-server.js'), port, env: { ...env, REDIS_URL, KEY_PREFIX: keyPrefix }, logPath: join(workDir, 'queue-baseline.log'), readyPath: '/health/ready' });
+    teardown.add('stop baseline', () => server.stop());
+    const auth = shoppers.map((s) => `Bearer ${s.accessToken}`);
+    const { result, serverCpu, databaseCpu } = await drive(QUEUE_BASELINE, server, dbPid, options, (i) => `/api/deals/baseline-${Math.floor(i / auth.length)}/queue`, auth, 2_000_000);
+    await server.stop();
+    runs.push({ system: QUEUE_BASELINE, result, joinsPerSecond: perSecond(result), serverCpu, databaseCpu, check: null, serverLog: logSummary(server.logPath) });
+  }
+
+  // Dealrush: one open deal with its waiting room on, admitting slowly (the queue only grows).
+  let fanout: FanoutResult | null = null;
+  {
+    const port = await freePort();
+    const server = await startServer({ name: 'dealrush', script: join(repoRoot, 'dist', 'src', 'main.js'), nodeArgs: startNodeArgs(repoRoot), port, env, logPath: join(workDir, 'dealrush.log'), readyPath: '/health/ready' });
+    teardown.add('stop dealrush', () => server.stop());
+    const dealId = await createDeal(server.origin, seller);
+    const auth = shoppers.map((s) => `Bearer ${s.accessToken}`);
+    const { result, serverCpu, databaseCpu } = await drive(QUEUE_DEALRUSH, server, dbPid, options, () => `/api/deals/${dealId}/queue`, auth, auth.length);
+    const [[rows]] = await admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n, COUNT(DISTINCT seq) AS seqs FROM \`${database}\`.tickets WHERE deal_id = ?`, [dealId]);
+    const check = { created: result.created, rows: Number(rows.n), distinctSeqs: Number(rows.seqs), ok: result.created === Number(rows.n) && Number(rows.n) === Number(rows.seqs) };
+    if (options.sockets > 0) fanout = await measureFanout(server, dealId, options);
+    await server.stop();
+    runs.push({ system: QUEUE_DEALRUSH, result, joinsPerSecond: perSecond(result), serverCpu, databaseCpu, check, serverLog: logSummary(server.logPath) });
+  }
+
+  const [base, ours] = [runs[0], runs[1]];
+  const errors = Object.entries(ours.result.outcomes).filter(([k]) => k !== '201').reduce((n, [, v]) => n + v, 0);
+  const report: QueueReport = {
+    scenario: 'queue',
+    startedAt: started.toISOString(),
+    commit,
+    machine: await machineInfo(admin),
+    parameters: { quick: options.quick, durationSeconds: options.durationSeconds, connections: options.connections, shoppers: options.shoppers, sockets: options.sockets, fanoutSeconds: options.fanoutSeconds, tickMs: 1000, dealrushNodeArgs: startNodeArgs(repoRoot).join(' ') || 'none' },
+    runs,
+    ratio: base.joinsPerSecond > 0 ? ours.joinsPerSecond / base.joinsPerSecond : null,
+    fanout,
+    targets: { joinsPerSecond: ours.joinsPerSecond >= 10_000, p99: ours.result.latency.p99 < 50, noErrors: errors === 0 && ours.check?.ok === true, fanoutP99: fanout ? fanout.lag.p99 < 200 : null },
+  };
+  console.log(renderQueueText(report));
+  if (options.record) appendMarkdown(join(repoRoot, 'docs', 'benchmarks.md'), renderQueueMarkdown(report));
+  const jsonPath = join(repoRoot, 'bench', 'results', `queue-${stamp}.json`);
+  writeJson(jsonPath, report as never);
+  console.error(`\n${options.record ? 'appended to docs/benchmarks.md' : 'not recorded (--no-record)'}; raw result in ${jsonPath}`);
+  return report;
+}
+
+const perSecond = (r: LoadResult) => (r.elapsedMs > 0 ? (r.created * 1000) / r.elapsedMs : 0);
+
+async function createDeal(origin: string, seller: Account): Promise<string> {
+  const now = Date.now();
+  const res = await request(`${origin}/api/seller/deals`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${seller.accessToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      title: 'Bench queue deal', description: 'queue benchmark', category: 'bench', price: 9900, originalPrice: 19900, currency: 'KRW',
+      totalStock: 1000, perUserLimit: 1, startsAt: new Date(now - 1000).toISOString(), endsAt: new Date(now + 3_600_000).toISOString(),
+      waitingRoom: { enabled: true, admissionPerMinute: 60, maxActive: 100 },
+    }),
+  });
+  const body = (await res.body.json()) as { id?: string };
+  if (res.statusCode !== 201 || !body.id) throw new Error(`bench deal not created: ${res.statusCode} ${JSON.stringify(body)}`);
+  return body.id;
+}
+
+/** One closed-loop load of joins; request `i` is sent by shopper `i % n`. */
+async function drive(label: string, server: ServerProcess, dbPid: number | null, options: QueueOptions, pathOf: (i: number) => string, auth: string[], maxRequests: number) {
+  const bar = new SingleBar({ format: `${label.padEnd(30)} {bar} {value}/{total} s | {requests} joins | {rate} joins/s`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+  bar.start(options.durationSeconds, 0, { requests: 0, rate: 0 });
+  const before = { server: cpuSeconds(server.pid), db: dbPid === null ? null : cpuSeconds(dbPid) };
+  let last = { at: 0, created: 0 };
+  try {
+    const result = await runLoad({
+      origin: server.origin,
+      connections: options.connections,
+      durationMs: options.durationSeconds * 1000,
+      maxRequests,
+      makeRequest: (i) => ({ method: 'POST', path: pathOf(i), headers: { authorization: auth[i % auth.length] } }),
+      onTick: ({ elapsedMs, requests, created }) => {
+        const rate = elapsedMs > last.at ? ((created - last.created) * 1000) / (elapsedMs - last.at) : 0;
+        last = { at: elapsedMs, created };
+        bar.update(Math.min(options.durationSeconds, Math.round(elapsedMs / 100) / 10), { requests, rate: rate.toFixed(0) });
+      },
+    });
+    const wall = result.elapsedMs / 1000;
+    const cores = (a: number | null, b: number | null) => (a === null || b === null || wall <= 0 ? null : (b - a) / wall);
+    return { result, serverCpu: cores(before.server, cpuSeconds(server.pid)), databaseCpu: cores(before.db, dbPid === null ? null : cpuSeconds(dbPid)) };
+  } finally {
+    bar.stop();
+  }
+}
+
+const rssMiB = (pid: number): number => {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match ? Number(match[1]) / 1024 : NaN;
+};
+
+/** Opens the sockets over four threads, waits for them to settle, then records `queue:progress` lags. */
+async function measureFanout(server: ServerProcess, dealId: string, options: QueueOptions): Promise<FanoutResult> {
+  const rssBeforeMiB = rssMiB(server.pid);
+  const bar = new SingleBar({ format: `fan-out: connecting {bar} {value}/{total} sockets`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+  bar.start(options.sockets, 0);
+  const per = Math.ceil(options.sockets / FANOUT_THREADS);
+  const connected = new Array<number>(FANOUT_THREADS).fill(0);
+  const workers = Array.from({ length: FANOUT_THREADS }, (_, i) => new Worker(join(__dirname, 'fanout-worker.js'), { workerData: { origin: server.origin, dealId, count: Math.max(0, Math.min(per, options.sockets - i * per)), seconds: options.fanoutSeconds } }));
+  const ready = workers.map((w, i) => new Promise<void>((resolve, reject) => {
+    w.on('message', (m: { type: string; n?: number }) => {
+      if (m.type === 'connected') {
+        connected[i] = m.n!;
+        bar.update(connected.reduce((a, b) => a + b, 0));
+      }
+      if (m.type === 'ready') resolve();
+    });
+    w.once('error', reject);
+  }));
+  await Promise.all(ready);
+  bar.stop();
+  await new Promise((r) => setTimeout(r, 3000)); // let the server settle after the connection storm
+  const rssAfterMiB = rssMiB(server.pid);
+  console.error(`fan-out: ${options.sockets} sockets open; measuring ${options.fanoutSeconds} s of queue:progress`);
+  const done = workers.map((w) => new Promise<{ lags: number[]; sockets: number; failed: number }>((resolve) => w.on('message', (m: { type: string }) => m.type === 'done' && resolve(m as never))));
+  for (const w of workers) w.postMessage('go');
+  const results = await Promise.all(done);
+  await Promise.all(workers.map((w) => w.terminate()));
+  const lags = results.flatMap((r) => r.lags);
+  const sockets = results.reduce((n, r) => n + r.sockets, 0);
+  return {
+    sockets,
+    failed: results.reduce((n, r) => n + r.failed, 0),
+    seconds: options.fanoutSeconds,
+    events: lags.length,
+    expectedPerSocket: options.fanoutSeconds,
+    lag: summarize(Float64Array.from(lags).sort()),
+    rssBeforeMiB,
+    rssAfterMiB,
+    perConnectionKiB: sockets > 0 ? ((rssAfterMiB - rssBeforeMiB) * 1024) / sockets : NaN,
+  };
+}
+
+const f0 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(0));
+const f1 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(1));
+
+function rows(report: QueueReport): string[][] {
+  return report.runs.map((r) => [
+    r.system, f0(r.joinsPerSecond), f1(r.result.latency.p50), f1(r.result.latency.p99), String(r.result.requests),
+    Object.entries(r.result.outcomes).filter(([k]) => k !== '201' && k !== '200').map(([k, v]) => `${k} ${v}`).join(', ') || 'none',
+    f1(r.serverCpu), r.check ? (r.check.ok ? `ok (${r.check.rows} tickets, ${r.check.distinctSeqs} seqs)` : `MISMATCH ${JSON.stringify(r.check)}`) : '-',
+  ]);
+}
+const HEAD = ['system', 'joins/s', 'p50 ms', 'p99 ms', 'requests', 'errors', 'server cores', 'database check'];
+
+export function renderQueueText(report: QueueReport): string {
+  const table = [HEAD, ...rows(report)];
+  const widths = HEAD.map((_, c) => Math.max(...table.map((r) => r[c].length)));
+  const lines = table.map((r) => r.map((cell, c) => cell.padEnd(widths[c])).join('  '));
+  const fan = report.fanout;
+  return [
+    '',
+    ...lines,
+    '',
+    `Dealrush / baseline joins/s: x${report.ratio === null ? 'n/a' : report.ratio.toFixed(2)}`,
+    fan ? `fan-out: ${fan.sockets} sockets (${fan.failed} failed), ${fan.events} queue:progress received in ${fan.seconds} s; emit-to-receipt p50 ${f1(fan.lag.p50)} ms, p99 ${f1(fan.lag.p99)} ms, max ${f1(fan.lag.max)} ms; server RSS ${f0(fan.rssBeforeMiB)} -> ${f0(fan.rssAfterMiB)} MiB (${f1(fan.perConnectionKiB)} KiB per connection)` : 'fan-out: not measured',
+    `targets: >= 10,000 joins/s ${report.targets.joinsPerSecond ? 'met' : 'NOT met'}; p99 < 50 ms ${report.targets.p99 ? 'met' : 'NOT met'}; no errors ${report.targets.noErrors ? 'met' : 'NOT met'}; fan-out p99 < 200 ms ${report.targets.fanoutP99 === null ? 'n/a' : report.targets.fanoutP99 ? 'met' : 'NOT met'}`,
+  ].join('\n');
+}
+
+export function renderQueueMarkdown(report: QueueReport): string {
+  const m = report.machine;
+  const fan = report.fanout;
+  return [
+    `## queue: ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, commit ${report.commit}`,
+    '',
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}, MariaDB ${m.mariadb} (innodb_flush_log_at_trx_commit=${m.innodbFlushLogAtTrxCommit}); load generator on the same machine.`,
+    `Parameters: ${Object.entries(report.parameters).map(([k, v]) => `${k}=${v}`).join(', ')}.`,
+    '',
+    `| ${HEAD.join(' | ')} |`,
+    `| ${HEAD.map(() => '---').join(' | ')} |`,
+    ...rows(report).map((r) => `| ${r.join(' | ')} |`),
+    '',
+    `Dealrush / baseline joins/s: **x${report.ratio === null ? 'n/a' : report.ratio.toFixed(2)}**.`,
+    fan ? `Fan-out: ${fan.sockets} sockets in one deal room (${fan.failed} failed to connect), ${fan.events} \`queue:progress\` received in ${fan.seconds} s (one per tick expected: ${fan.sockets * fan.expectedPerSocket}); emit-to-receipt p50 ${f1(fan.lag.p50)} ms, p99 ${f1(fan.lag.p99)} ms, max ${f1(fan.lag.max)} ms; server RSS ${f0(fan.rssBeforeMiB)} -> ${f0(fan.rssAfterMiB)} MiB, **${f1(fan.perConnectionKiB)} KiB per connection**.` : '',
+    `Targets: >= 10,000 joins/s ${report.targets.joinsPerSecond ? 'met' : '**not met**'}; p99 < 50 ms ${report.targets.p99 ? 'met' : '**not met**'}; no errors ${report.targets.noErrors ? 'met' : '**not met**'}; fan-out p99 < 200 ms ${report.targets.fanoutP99 === null ? 'n/a' : report.targets.fanoutP99 ? 'met' : '**not met**'}.`,
+    '',
+  ].join('\n');
+}
+
+export const QUEUE_USAGE = `  queue              queue joins over HTTP on one deal with its waiting room on (every request a
+                     new shopper), against a Redis ZADD+ZRANK baseline; then the fan-out of
+                     queue:progress to N sockets in the deal's room (lag p99, memory per socket)
+                     options: --duration S (default 30), --connections N (default 256),
+                     --shoppers N (default 150000), --sockets N (default 10000; 0 skips),
+                     --fanout-seconds S (default 15), --quick, --no-record`;
+
+/** `npm run bench -- queue [options]`. Exit codes as `bench/run.ts`: 0, 1 failed, 64 usage, 130 interrupted. */
+export async function runQueueCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        duration: { type: 'string' }, connections: { type: 'string' }, shoppers: { type: 'string' }, sockets: { type: 'string' },
+        'fanout-seconds': { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-record': { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n\n${QUEUE_USAGE}`);
+    return 64;
+  }
+  const quick = values.quick === true;
+  const whole = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
+    if (value === undefined) return fallback;
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || n < min || n > max) throw new RangeError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
+    return n;
+  };
+  let options: QueueOptions;
+  try {
+    options = {
+      quick,
+      durationSeconds: whole('duration', values.duration, quick ? 5 : 30, 1, 600),
+      connections: whole('connections', values.connections, 256, 1, 2000),
+      shoppers: whole('shoppers', values.shoppers, quick ? 30_000 : 150_000, 100, 1_000_000),
+      sockets: whole('sockets', values.sockets, quick ? 2000 : 10_000, 0, 15_000),
+      fanoutSeconds: whole('fanout-seconds', values['fanout-seconds'], quick ? 5 : 15, 1, 300),
+      record: values['no-record'] !== true,
+    };
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n\n${QUEUE_USAGE}`);
+    return 64;
+  }
+  const teardown = new Teardown();
+  const interrupted = (signal: string) => {
+    console.error(`\nbench: ${signal}: stopping servers and dropping the bench database`);
+    void teardown.run().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', () => interrupted('SIGINT'));
+  process.once('SIGTERM', () => interrupted('SIGTERM'));
+  try {
+    const report = await runQueue(options, teardown);
+    return report.runs.every((r) => r.check === null || r.check.ok) ? 0 : 1;
+  } catch (error) {
+    console.error(`bench: ${(error as Error).stack ?? error}`);
+    return 1;
+  } finally {
+    await teardown.run();
+  }
+}
