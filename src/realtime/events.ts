@@ -118,8 +118,8 @@ export interface SalesTickEvent {
 export interface OpsNode {
   nodeId: string;
   mode: 'embedded' | 'cluster';
-  /** Mailbox partitions this node owns; null when it owns every actor (embedded). */
-  partitions: number[] | null;
+  /** Mailbox partitions this node owns (`deal:3`); null when it owns every actor (embedded). */
+  partitions: string[] | null;
   /** Epoch ms when the process started. */
   startedAt: number;
   uptimeSeconds: number;

@@ -55,7 +55,7 @@ export interface LiveOpsOptions {
 export default fp(
   async function liveOps(app: FastifyInstance, opts: LiveOpsOptions) {
     const io = app.io;
-    const nodeId = `${hostname()}-${process.pid}`;
+    const nodeId = app.cluster?.settings.nodeId ?? `${hostname()}-${process.pid}`;
     const startedAt = Date.now() - Math.round(process.uptime() * 1000);
     const nodeRates = new RateMeter();
     const orderRates = new RateMeter();
@@ -72,9 +72,8 @@ export default fp(
       const stats = app.actors.stats();
       return {
         nodeId,
-        // Cluster mode (actors placed over Redis) is not built yet: this node owns every actor.
-        mode: 'embedded',
-        partitions: null,
+        mode: app.cluster ? 'cluster' : 'embedded',
+        partitions: app.cluster ? app.cluster.placement.ownedPartitions().map((p) => p.name).sort() : null,
         startedAt,
         uptimeSeconds: Math.round((now - startedAt) / 1000),
         activations: stats.activations,
@@ -117,7 +116,25 @@ export default fp(
 
     async function snapshot(): Promise<OpsSnapshotEvent> {
       const deals = await opsDeals();
-      return { nodes: [node()], deals, at: Date.now() };
+      return { nodes: await clusterNodes(), deals, at: Date.now() };
+    }
+    // Cluster mode: every node keeps its own figures in Redis (expiring), and a snapshot shows all
+    // the live nodes' figures, whichever node the admin is connected to.
+    const opsKey = (id: string) => `${app.cluster!.settings.name}:ops:${id}`;
+    async function clusterNodes(): Promise<OpsNode[]> {
+      const mine = node();
+      if (!app.cluster) return [mine];
+      const others = app.cluster.placement.nodes().filter((id) => id !== nodeId);
+      if (others.length === 0) return [mine];
+      const stored = await app.cluster.redis.mget(...others.map(opsKey)).catch(() => [] as Array<string | null>);
+      return [mine, ...stored.filter((s): s is string => typeof s === 'string').map((s) => JSON.parse(s) as OpsNode)].sort((a, b) => a.nodeId.localeCompare(b.nodeId));
+    }
+    if (app.cluster) {
+      const publishNode = setInterval(() => {
+        app.cluster!.redis.set(opsKey(nodeId), JSON.stringify(node()), 'PX', 6000).catch(() => undefined);
+      }, 2000);
+      publishNode.unref();
+      app.addHook('onClose', async () => clearInterval(publishNode));
     }
     app.decorate('liveOps', { snapshot, node });
 
@@ -204,8 +221,7 @@ export default fp(
 
     async function opsTick(): Promise<void> {
       if ((io.of('/').adapter.rooms.get(rooms.ops())?.size ?? 0) === 0) return;
-      // To this node's admins only. Cluster mode: each node should publish its OpsNode (e.g. on
-      // Redis) and every node merge the others' into `nodes` before sending.
+      // To this node's admins only (each node sends its own admins the whole cluster's figures).
       io.local.to(rooms.ops()).emit('ops:snapshot', await snapshot());
     }
 

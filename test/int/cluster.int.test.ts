@@ -237,6 +237,24 @@ describe('cluster mode (three processes, Redis, MariaDB)', () => {
     expect(zombie.output()).toMatch(new RegExp(`"partition":"${partition}"[^\\n]*"reason":"(lease taken over|lease ran out|renewal failed)`));
   }, 120_000);
 
+  it("shows an admin every node, with the partitions each owns, whichever node the admin is connected to", async () => {
+    const [admin] = await insertUsers(db.url, JWT_SECRET, 1, ['admin']);
+    const via = [...nodes.values()][0];
+    const socket: LiveSocket = io(via.url, { transports: ['websocket'], reconnection: false, auth: { token: admin.token } });
+    sockets.push(socket);
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('connect_error', reject); });
+    let seen: string[] = [];
+    await waitFor(async () => {
+      const answer = await socket.timeout(5000).emitWithAck('ops:watch', {});
+      if ('error' in answer) throw new Error(JSON.stringify(answer.error));
+      const owned = answer.nodes.flatMap((n) => n.partitions ?? []);
+      seen = answer.nodes.map((n) => n.nodeId);
+      return answer.nodes.length === nodes.size && answer.nodes.every((n) => n.mode === 'cluster') && new Set(owned).size === 3 * PARTITIONS && owned.length === 3 * PARTITIONS;
+    }, 10_000);
+    expect(seen.sort()).toEqual([...nodes.keys()].sort());
+    socket.close();
+  }, 30_000);
+
   it('delivers stock changes made on one node to a socket on another, in seq order; after its node dies the client reconnects elsewhere and its snapshot agrees with the database', async () => {
     const deal = await makeDeal(nodes.get('node-a')!, 30, 30);
     const names = [...nodes.keys()];
