@@ -3,7 +3,7 @@ import Redis from 'ioredis';
 import { io, type Socket } from 'socket.io-client';
 import { Pool } from 'undici';
 import { clusterKeys, partitionName, partitionOf, rendezvousOwner } from '../../src/actors/runtime/cluster/partitions';
-import type { ClientToServerEvents, DealSnapshot, ServerToClientEvents } from '../../src/realtime/events';
+import type { ClientToServerEvents, DealSnapshot, OpsNode, ServerToClientEvents } from '../../src/realtime/events';
 import { createTestDatabase, query } from '../support/services';
 import { startServerProcess, type ServerProcess } from '../support/server-process';
 import { insertUsers, type TestUser } from '../support/users';
@@ -247,9 +247,9 @@ describe('cluster mode (three processes, Redis, MariaDB)', () => {
     await waitFor(async () => {
       const answer = await socket.timeout(5000).emitWithAck('ops:watch', {});
       if ('error' in answer) throw new Error(JSON.stringify(answer.error));
-      const owned = answer.nodes.flatMap((n) => n.partitions ?? []);
-      seen = answer.nodes.map((n) => n.nodeId);
-      return answer.nodes.length === nodes.size && answer.nodes.every((n) => n.mode === 'cluster') && new Set(owned).size === 3 * PARTITIONS && owned.length === 3 * PARTITIONS;
+      const owned = answer.nodes.flatMap((n: OpsNode) => n.partitions ?? []);
+      seen = answer.nodes.map((n: OpsNode) => n.nodeId);
+      return answer.nodes.length === nodes.size && answer.nodes.every((n: OpsNode) => n.mode === 'cluster') && new Set(owned).size === 3 * PARTITIONS && owned.length === 3 * PARTITIONS;
     }, 10_000);
     expect(seen.sort()).toEqual([...nodes.keys()].sort());
     socket.close();

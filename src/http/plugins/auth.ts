@@ -35,7 +35,7 @@ declare module 'fastify' {
 /** Bearer access tokens: HS256 JWTs signed with `JWT_SECRET`, `sub` = user id, with roles. */
 export default fp(
   async function auth(app: FastifyInstance, opts: { config: Config }) {
-    await app.register(jwt, { secret: opts.config.jwtSecret, sign: { algorithm: 'HS256' }, verify: { algorithms: ['HS256'] } });
+    await app.register(jwt, { secret: opts.config.jwtSecret, sign: { algorithm: 'HS256' }, verify: { algorithms: ['HS256'], cache: 20_000 } });
 
     const suspensions = new Suspensions();
     app.decorate('suspensions', suspensions);
