@@ -112,6 +112,7 @@ function parseCommandLine(argv: string[]): { scenario: string; options: HoldsOpt
 async function main(): Promise<number> {
   if (process.argv[2] === 'queue') return runQueueCommand(process.argv.slice(3));
   if (process.argv[2] === 'cluster') return runClusterCommand(process.argv.slice(3));
+  if (process.argv[2] === 'checkout') return (require('./checkout') as typeof import('./checkout')).runCheckoutCommand(process.argv.slice(3));
   let command;
   try {
     command = parseCommandLine(process.argv.slice(2));
