@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import Redis from 'ioredis';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { Agent, request } from 'undici';
 import { summarize, type LatencySummary } from './load';
@@ -115,8 +116,21 @@ export async function runCheckout(options: CheckoutOptions, teardown: Teardown):
     // One client address for every shopper: no abuse limit.
     RATE_LIMIT_HOLDS_PER_USER: '0',
     RATE_LIMIT_HOLDS_PER_ADDRESS: '0',
-    ...(options.redis ? { REDIS_URL } : {}),
+    // A queue prefix of its own: other servers on this Redis never take the bench's jobs.
+    ...(options.redis ? { REDIS_URL, QUEUE_PREFIX: `bench-checkout-${stamp}` } : {}),
   };
+  if (options.redis) {
+    const prefix = env.QUEUE_PREFIX;
+    teardown.add('remove the bench queue keys', async () => {
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+      try {
+        const keys = await redis.keys(`${prefix}:*`);
+        if (keys.length > 0) await redis.del(...keys);
+      } finally {
+        redis.disconnect();
+      }
+    });
+  }
   console.error(`bench database ${database}; minting ${options.shoppers} shoppers and a seller`);
   const shoppers = await mint('shopper', options.shoppers, join(workDir, 'shoppers.jsonl'), env);
   const [seller] = await mint('seller', 1, join(workDir, 'seller.jsonl'), env);
