@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { runHolds, type HoldsOptions } from './holds';
 import { QUEUE_USAGE, runQueueCommand } from './queue';
 import { CLUSTER_USAGE, runClusterCommand } from './cluster';
+import { runRehearsalCommand } from './rehearsal';
 import { Teardown } from './servers';
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
@@ -113,6 +114,7 @@ async function main(): Promise<number> {
   if (process.argv[2] === 'queue') return runQueueCommand(process.argv.slice(3));
   if (process.argv[2] === 'cluster') return runClusterCommand(process.argv.slice(3));
   if (process.argv[2] === 'checkout') return (require('./checkout') as typeof import('./checkout')).runCheckoutCommand(process.argv.slice(3));
+  if (process.argv[2] === 'rehearsal') return runRehearsalCommand(process.argv.slice(3));
   let command;
   try {
     command = parseCommandLine(process.argv.slice(2));
