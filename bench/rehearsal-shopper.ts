@@ -4,8 +4,9 @@ import { io, type Socket } from 'socket.io-client';
 import { Pool } from 'undici';
 
 /**
- * One thread of the rehearsal's shoppers (`bench/rehearsal.ts` starts several so that the load
- * generator uses every core). Each shopper is a real socket.io client plus HTTP calls, started at
+ * One part of the rehearsal's shoppers, in a child process (`bench/rehearsal.ts` starts several,
+ * so that the load generator uses every core and each has its own file-descriptor limit for its
+ * sockets) or a worker thread. Each shopper is a real socket.io client plus HTTP calls, started at
  * its planned arrival: connect and watch the deal, join the waiting room, wait for
  * `queue:admitted` (polling `GET /queue/me` as a browser would if the socket is down), hold 1-2
  * units with the admission token, check out, and pay at the gateway's card page, or decline,
@@ -433,6 +434,7 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
 }
 
 if (parentPort && workerData) {
+  // A worker thread.
   const port = parentPort;
   const stopSignal = { stopped: false, stoppedAt: null as number | null };
   port.on('message', (m: { type: string }) => {
@@ -445,4 +447,22 @@ if (parentPort && workerData) {
     (result) => port.postMessage({ type: 'done', result }),
     (error) => port.postMessage({ type: 'failed', error: String((error as Error).stack ?? error) }),
   );
+} else if (process.send && process.env.REHEARSAL_SHOPPERS === '1') {
+  // A child process (what bench/rehearsal.ts starts: each has its own file-descriptor limit).
+  const send = (m: unknown) => process.send!(m as never);
+  const stopSignal = { stopped: false, stoppedAt: null as number | null };
+  process.on('message', (message) => {
+    const m = message as unknown as { type: string; job?: ShopperJob };
+    if (m.type === 'job') {
+      runShoppers(m.job!, send, stopSignal).then(
+        (result) => send({ type: 'done', result }),
+        (error) => send({ type: 'failed', error: String((error as Error).stack ?? error) }),
+      );
+    } else if (m.type === 'stop' && !stopSignal.stopped) {
+      stopSignal.stopped = true;
+      stopSignal.stoppedAt = Date.now();
+    }
+  });
+  // The parent gone: nothing left to do.
+  process.on('disconnect', () => process.exit(0));
 }

@@ -1,9 +1,9 @@
+import { fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Worker } from 'node:worker_threads';
 import Redis from 'ioredis';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { io, type Socket } from 'socket.io-client';
@@ -56,7 +56,7 @@ options:
   --sale-seconds S        longest the sale is driven after the opening (default 120; quick 60)
   --embedded              one embedded node (no Redis) instead of the cluster
   --nodes N               cluster nodes (default 3)
-  --threads N             load-generator worker threads (default 2)
+  --threads N             load-generator processes (default 2)
   --per-user-limit N      the deal's per-user limit (default 2)
   --admission-per-minute N  waiting-room rate (default shoppers x 6, at least 600)
   --max-active N          waiting-room live admissions (default units)
@@ -382,22 +382,34 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   watch();
 
   const timersBeforeOpen: NodeJS.Timeout[] = [];
-  // The shoppers, over worker threads.
+  // The shoppers, over child processes.
   const slices: ShopperPlan[][] = Array.from({ length: options.threads }, () => []);
   plans.forEach((p, i) => slices[i % options.threads].push(p));
   const progress: ShopperProgress[] = slices.map(() => ({ arrived: 0, waiting: 0, admitted: 0, held: 0, paid: 0, finished: 0, errors: 0, sockets: 0 }));
-  const workers = slices.map((shoppers) => new Worker(join(__dirname, 'rehearsal-shopper.js'), { workerData: { origins, dealId, opensAt, deadline, pollMs: 5000, shoppers } satisfies ShopperJob }));
-  teardown.add('stop shopper threads', () => Promise.all(workers.map((w) => w.terminate())));
+  // Child processes: each has its own file-descriptor limit (20,000 sockets do not fit in one).
+  const workers = slices.map((shoppers) => {
+    const child = fork(join(__dirname, 'rehearsal-shopper.js'), [], { serialization: 'advanced', env: { ...process.env, REHEARSAL_SHOPPERS: '1' }, execArgv: ['--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const job: ShopperJob = { origins, dealId, opensAt, deadline, pollMs: 5000, shoppers };
+    child.send({ type: 'job', job } as never);
+    return child;
+  });
+  const post = (m: object) => {
+    for (const w of workers) if (w.connected) w.send(m as never);
+  };
+  teardown.add('stop shopper processes', async () => {
+    for (const w of workers) if (w.exitCode === null && w.signalCode === null) w.kill('SIGKILL');
+  });
   const results = workers.map(
     (w, i) =>
       new Promise<ShopperResult>((resolve, reject) => {
-        w.on('message', (m: { type: string; progress?: ShopperProgress; result?: ShopperResult; error?: string }) => {
+        w.on('message', (message) => {
+          const m = message as unknown as { type: string; progress?: ShopperProgress; result?: ShopperResult; error?: string };
           if (m.type === 'progress') progress[i] = m.progress!;
           else if (m.type === 'done') resolve(m.result!);
-          else if (m.type === 'failed') reject(new Error(`shopper thread ${i}: ${m.error}`));
+          else if (m.type === 'failed') reject(new Error(`shopper process ${i}: ${m.error}`));
         });
         w.once('error', reject);
-        w.once('exit', (code) => reject(new Error(`shopper thread ${i} exited (${code}) before it was done`)));
+        w.once('exit', (code, signal) => reject(new Error(`shopper process ${i} exited (${code ?? signal}) before it was done`)));
       }),
   );
 
@@ -480,7 +492,7 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
       if (sales && sales.soldUnits === options.units && soldOutAllPaidAt === null) soldOutAllPaidAt = now;
       if (soldOutAllPaidAt !== null && !stopSent) {
         stopSent = true;
-        for (const w of workers) w.postMessage({ type: 'stop' });
+        post({ type: 'stop' });
       }
       if (now - lastPrint >= (process.stderr.isTTY ? 2000 : 5000)) {
         lastPrint = now;
@@ -493,8 +505,8 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   }, 1000);
   // Bounded: every thread is done by the deadline plus the paid-wait grace, or it is stopped.
   const hardStop = setTimeout(() => {
-    console.error('\nrehearsal: shopper threads past their time; stopping them');
-    for (const w of workers) void w.terminate();
+    console.error('\nrehearsal: shopper processes past their time; stopping them');
+    for (const w of workers) w.kill('SIGKILL');
   }, Math.max(0, deadline - Date.now()) + 40_000);
   let shopperResults: ShopperResult[];
   try {
