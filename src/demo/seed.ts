@@ -15,8 +15,9 @@ export const DEMO_ACCOUNTS = {
 } as const;
 
 /**
- * Seeds a seller, a shopper and four deals when the database has no deal yet: one opening a
- * minute from now (`DEMO_OPENS_IN_SECONDS`, 300 units), one open now, one starting tomorrow and one that has ended.
+ * Seeds a seller, a shopper and five deals when the database has no deal yet: one opening a
+ * minute from now (`DEMO_OPENS_IN_SECONDS`, 300 units), one open now, one starting tomorrow, one
+ * with a waiting room opening two such intervals from now, and one that has ended.
  * Returns null when there was data already.
  */
 export async function seedDemoData(app: FastifyInstance, now = Date.now()): Promise<{ seller: { email: string }; deals: string[] } | null> {
@@ -44,6 +45,13 @@ export async function seedDemoData(app: FastifyInstance, now = Date.now()): Prom
       ...base, id: uuidv7(), title: 'Mechanical keyboard, hot-swappable', category: 'electronics',
       description: 'Aluminium case, gasket mount, tactile switches. Tomorrow only.',
       price: 99_000, originalPrice: 189_000, totalStock: 500, perUserLimit: 1, startsAt: now + 24 * HOUR, endsAt: now + 26 * HOUR,
+    },
+    {
+      // The waiting room in action: a pre-queue before the start, then admission at 60 a minute.
+      ...base, id: uuidv7(), title: 'Handheld game console, launch edition', category: 'electronics',
+      description: 'Limited launch stock with a waiting room: join the queue before the start; places are drawn at the start.',
+      price: 299_000, originalPrice: 399_000, totalStock: 200, perUserLimit: 1, startsAt: now + 2 * app.config.demoOpensInSeconds * 1000, endsAt: now + 3 * HOUR,
+      waitingRoom: { enabled: true, admissionPerMinute: 60, maxActive: 50, paused: false },
     },
     {
       ...base, id: uuidv7(), title: 'Linen bed set (queen)', category: 'home',
