@@ -11,7 +11,8 @@ import { DEMO_ACCOUNTS, seedDemoData } from './demo/seed';
 import { ensureAdmin } from './accounts/accounts';
 import auth from './http/plugins/auth';
 import core from './http/plugins/core';
-import errors from './http/plugins/errors';
+import errors, { sendProblem } from './http/plugins/errors';
+import { HttpProblem } from './http/problem';
 import idempotency from './http/plugins/idempotency';
 import metrics from './http/plugins/metrics';
 import payments from './http/plugins/payments';
@@ -61,6 +62,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } },
     forceCloseConnections: true,
+    // A path parameter over the router's length limit or a malformed URL is refused by the router
+    // before any handler: answer problem+json like every other refusal (fastify's default is bare JSON).
+    frameworkErrors: (error, request, reply) =>
+      sendProblem(reply.header('x-request-id', request.id), new HttpProblem('VALIDATION_FAILED', error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is longer than allowed' : 'the URL is not valid'), request.id),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.addHook('onSend', async (request, reply) => {
