@@ -14,6 +14,8 @@ const SellerDealsPage = () => import('./pages/seller/SellerDealsPage.vue');
 const SellerNewDealPage = () => import('./pages/seller/SellerNewDealPage.vue');
 const SellerMonitorPage = () => import('./pages/seller/SellerMonitorPage.vue');
 const AdminOpsPage = () => import('./pages/admin/AdminOpsPage.vue');
+const ProfilePage = () => import('./pages/ProfilePage.vue');
+const SellerApplicationPage = () => import('./pages/SellerApplicationPage.vue');
 
 declare module 'vue-router' {
   interface RouteMeta {
@@ -40,6 +42,8 @@ export const router = createRouter({
     { path: '/seller/deals/new', name: 'seller-new-deal', component: SellerNewDealPage, meta: { requiresAuth: true, roles: ['seller'], title: 'New deal' } },
     { path: '/seller/deals/:dealId', name: 'seller-monitor', component: SellerMonitorPage, props: true, meta: { requiresAuth: true, roles: ['seller', 'admin'], title: 'Live monitor' } },
     { path: '/admin', name: 'admin', component: AdminOpsPage, meta: { requiresAuth: true, roles: ['admin'], title: 'Ops panel' } },
+    { path: '/account', name: 'profile', component: ProfilePage, meta: { requiresAuth: true, title: 'My profile' } },
+    { path: '/account/seller-application', name: 'become-seller', component: SellerApplicationPage, meta: { requiresAuth: true, title: 'Become a seller' } },
     { path: '/login', name: 'login', component: LoginPage, meta: { title: 'Log in' } },
     { path: '/signup', name: 'signup', component: SignupPage, meta: { title: 'Sign up' } },
     { path: '/:pathMatch(.*)*', name: 'not-found', component: NotFoundPage, meta: { title: 'Not found' } },

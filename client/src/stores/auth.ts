@@ -2,7 +2,7 @@
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
 import { api, ApiError } from '../api';
-import { accessToken, clearSession, isSessionKey, onSessionExpired, saveTokens, saveUser, storedUser } from '../session';
+import { accessToken, clearSession, isSessionKey, onSessionExpired, refreshToken, saveTokens, saveUser, storedUser } from '../session';
 import { reconnectSocket } from '../socket';
 import type { AuthSession, User } from '../types';
 
@@ -28,11 +28,28 @@ export const useAuthStore = defineStore('auth', () => {
     return start(await api<AuthSession>('/api/auth/signup', { body: { email, password, name } }));
   }
 
-  /** Forgets the session in this browser (tokens are short-lived; there is no server call). */
-  function logout(): void {
+  /** Forgets the session in this browser only (the server already refused it). */
+  function forget(): void {
     clearSession();
     user.value = null;
     reconnectSocket();
+  }
+
+  /**
+   * `POST /api/auth/logout` with the refresh token (the server revokes it and every token rotated
+   * from it; 204 whether or not it knew it), then forgets the session here. The session is cleared
+   * even when the server cannot be reached: the access token expires by itself.
+   */
+  async function logout(): Promise<void> {
+    const token = refreshToken();
+    if (token) {
+      try {
+        await api<void>('/api/auth/logout', { body: { refreshToken: token } });
+      } catch {
+        // unreachable or refused: logging out here still happens
+      }
+    }
+    forget();
   }
 
   /** `GET /api/me`: confirms the stored session on start-up. A dead session ends quietly. */
@@ -46,7 +63,7 @@ export const useAuthStore = defineStore('auth', () => {
       saveUser(fresh);
       user.value = fresh;
     } catch (error) {
-      if (error instanceof ApiError && error.status === 401) logout();
+      if (error instanceof ApiError && error.status === 401) forget();
     }
     return user.value;
   }
