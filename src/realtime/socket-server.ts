@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import { createAdapter } from '@socket.io/redis-adapter';
 import { Server, type Socket } from 'socket.io';
-import type { AccessClaims } from '../accounts/accounts';
+import { parseRoles, type AccessClaims } from '../accounts/accounts';
+import { UserEntity } from '../persistence/entities/user.entity';
 import type { TicketInfo } from '../actors/deal/messages';
 import type { DealRecord } from '../actors/deal/state';
 import type { Result } from '../actors/result';
@@ -135,12 +136,16 @@ export default fp(
 
       socket.on('seller:watch', async (payload, ack) => {
         if (typeof ack !== 'function') return;
-        const { userId, roles } = socket.data;
+        const { userId } = socket.data;
         const dealId = payload?.dealId;
         if (!userId) return ack({ error: { code: 'UNAUTHORIZED', detail: 'log in as the seller of this deal' } });
-        if (!roles.includes('seller') && !roles.includes('admin')) return ack({ error: { code: 'FORBIDDEN', detail: 'sellers and admins only' } });
-        if (typeof dealId !== 'string' || !DEAL_ID.test(dealId)) return ack({ error: { code: 'VALIDATION_FAILED', detail: 'dealId is required' } });
         try {
+          // The roles as the database has them now, as for REST (`requireRole`): a seller approved
+          // after their token was issued may watch at once, and a revoked role stops counting.
+          const row = await app.db.read((m) => m.findOne(UserEntity, { select: { id: true, roles: true, status: true }, where: { id: userId } }));
+          const roles = row && row.status !== 'suspended' ? parseRoles(row.roles) : [];
+          if (!roles.includes('seller') && !roles.includes('admin')) return ack({ error: { code: 'FORBIDDEN', detail: 'sellers and admins only' } });
+          if (typeof dealId !== 'string' || !DEAL_ID.test(dealId)) return ack({ error: { code: 'VALIDATION_FAILED', detail: 'dealId is required' } });
           const sales = await salesOf(app, dealId, userId, roles.includes('admin'));
           await socket.join(rooms.sellerDeal(dealId));
           ack(sales);

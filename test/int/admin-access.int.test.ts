@@ -4,7 +4,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { bearer, makeDeal, makeUser, SHIPPING, startTestApp } from '../support/app';
 import { fillUrl, routeTable, type TableRoute } from '../support/route-table';
-import { createTestDatabase } from '../support/services';
+import { io } from 'socket.io-client';
+import { createTestDatabase, query } from '../support/services';
 import { waitFor } from '../support/wait';
 
 /**
@@ -138,6 +139,29 @@ describe('admin access: every admin route and /admin/queues (MariaDB, Redis, bul
       }
     }
     expect(failures).toEqual([]);
+  });
+
+  it("seller:watch reads the roles from the database like REST: a seller approved after their token was issued may watch at once; a revoked one may not", async () => {
+    const applicant = await makeUser(app, ['shopper']); // token: shopper only
+    const applicationId = await applyForSeller(applicant);
+    expect((await call('POST', `/api/admin/seller-applications/${applicationId}/approve`, admin.token)).statusCode).toBe(200);
+    const deal = await makeDeal(app, applicant.token); // REST already counts the approval
+    const socket = io(base, { transports: ['websocket'], reconnection: false, forceNew: true, auth: { token: applicant.token } });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('connect_error', reject);
+      });
+      const watch = () => new Promise<any>((resolve) => (socket.emit as (e: string, p: unknown, ack: (a: unknown) => void) => void)('seller:watch', { dealId: deal.id }, resolve));
+      const watched = await watch();
+      expect(watched.error).toBeUndefined();
+      expect(watched).toMatchObject({ dealId: deal.id });
+      // The seller role taken away in the database: the old token no longer lets them watch.
+      await query(db.url, "UPDATE users SET roles = 'shopper' WHERE id = ?", [applicant.id]);
+      expect((await watch()).error).toMatchObject({ code: 'FORBIDDEN' });
+    } finally {
+      socket.close();
+    }
   });
 
   it('/admin/queues is bull-board for an admin: its page and its API listing the payments queue', async () => {
