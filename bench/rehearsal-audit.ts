@@ -151,6 +151,7 @@ export async function runAudit(input: { databaseUrl: string; gatewayOrigin: stri
     // 2. Money: paid orders and the gateway's approvals, both ways.
     {
       const problems: string[] = [];
+      let neverAtGateway = 0;
       const paidOrders = orders.filter((o) => o.status === 'paid');
       for (const o of paidOrders) {
         const p = o.payment_id ? paymentById.get(o.payment_id) : undefined;
@@ -161,7 +162,10 @@ export async function runAudit(input: { databaseUrl: string; gatewayOrigin: stri
       for (const [id, status] of gateway) {
         const p = paymentById.get(id);
         if (status === 'missing') {
-          if (p) problems.push(`payment ${id} (${p.status}) is unknown at the gateway`);
+          // A payment that never reached the gateway took no money; the server settles it as
+          // declined (payment-service.ts, reconciliation). Anything else unknown there is wrong.
+          if (p && p.status === 'declined' && !(orderById.get(p.order_id)?.status === 'paid' && orderById.get(p.order_id)?.payment_id === id)) neverAtGateway += 1;
+          else if (p) problems.push(`payment ${id} (${p.status}) is unknown at the gateway`);
           else problems.push(`payment ${id}: a shopper got 201 for it, but neither the database nor the gateway has it`);
           continue;
         }
@@ -180,7 +184,7 @@ export async function runAudit(input: { databaseUrl: string; gatewayOrigin: stri
           if (o?.payment_id === id && o.status === 'paid') problems.push(`payment ${id} declined at the gateway but order ${o.id} is paid with it`);
         }
       }
-      checks.push({ name: 'paid orders and gateway approvals match', ok: problems.length === 0, detail: problems.length ? `${problems.length} problem(s)${sample(problems)}` : `${paidOrders.length} paid orders, each with its approved payment; ${[...gateway.values()].filter((s) => s === 'approved').length} approved at the gateway, none without its paid order or refund` });
+      checks.push({ name: 'paid orders and gateway approvals match', ok: problems.length === 0, detail: problems.length ? `${problems.length} problem(s)${sample(problems)}` : `${paidOrders.length} paid orders, each with its approved payment; ${[...gateway.values()].filter((s) => s === 'approved').length} approved at the gateway, none without its paid order or refund${neverAtGateway ? `; ${neverAtGateway} never reached the gateway (settled as declined, no money taken)` : ''}` });
     }
 
     // 3. Per-user limit.

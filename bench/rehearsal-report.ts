@@ -238,9 +238,17 @@ export function renderChart(r: RehearsalReport): string {
   const y1 = (v: number) => top1 + h1 - (v / y1max) * h1;
   const y2max = Math.max(1, ...r.perSecond.holds, ...r.perSecond.paidOrders);
   const y2 = (v: number) => top2 + h2 - (v / y2max) * h2;
+  // One polyline per stretch of answered samples: a gap (no node answered) is left blank.
   const line = (key: 'remaining' | 'waiting' | 'sold', color: string) => {
-    const pts = samples.filter((s) => s[key] !== null).map((s) => `${x(s.t / 1000).toFixed(1)},${y1(s[key]!).toFixed(1)}`);
-    return pts.length ? `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(' ')}"/>` : '';
+    const segments: string[][] = [];
+    let last = -Infinity;
+    for (const s of r.samples) {
+      if (s[key] === null) continue;
+      if (s.t - last > 2500 || segments.length === 0) segments.push([]);
+      segments[segments.length - 1].push(`${x(s.t / 1000).toFixed(1)},${y1(s[key]!).toFixed(1)}`);
+      last = s.t;
+    }
+    return segments.map((pts) => `<polyline fill="none" stroke="${color}" stroke-width="2" points="${pts.join(' ')}"/>`).join('');
   };
   const bars = (values: number[], color: string, offset: number) =>
     values.map((v, i) => (v > 0 ? `<rect x="${(x(i) + offset).toFixed(1)}" y="${y2(v).toFixed(1)}" width="${Math.max(1, (x(i + 1) - x(i)) / 2 - 1).toFixed(1)}" height="${(top2 + h2 - y2(v)).toFixed(1)}" fill="${color}"/>` : '')).join('');

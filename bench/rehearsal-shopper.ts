@@ -86,6 +86,12 @@ export interface ShopperResult {
 /** SOLD_OUT answers a shopper takes before leaving the queue. */
 const MAX_SOLD_OUT_RETRIES = 3;
 
+interface StopSignal {
+  stopped: boolean;
+  stoppedAt: number | null;
+  onAbort?: () => void;
+}
+
 export const SHIPPING = { name: 'Rehearsal Shopper', phone: '010-0000-0000', line1: '1 Sejong-daero', postalCode: '04524', country: 'KR' };
 
 interface State {
@@ -101,7 +107,7 @@ interface State {
   orderStatus: Map<string, string>;
 }
 
-function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSignal: { stopped: boolean; stoppedAt: number | null }): Promise<ShopperResult> {
+function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSignal: StopSignal): Promise<ShopperResult> {
   const n = job.origins.length;
   const pools = job.origins.map((o) => new Pool(o, { connections: 96, keepAliveTimeout: 30_000, headersTimeout: 20_000, bodyTimeout: 20_000, connectTimeout: 5_000 }));
   const gatewayPools = new Map<string, Pool>();
@@ -265,7 +271,7 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
     while (!s.admissionToken) {
       if (over()) return finish(s, 'not_admitted');
       await nap(s, 1000);
-      if (s.admissionToken || Date.now() - lastPoll < (s.socket?.connected ? job.pollMs : 2000)) continue;
+      if (s.admissionToken || Date.now() - lastPoll < (s.socket?.connected ? job.pollMs : 5000)) continue;
       lastPoll = Date.now();
       const me = await call(s, 'queue/me', 'GET', `${dealPath}/queue/me`);
       if (me.status === 200 && me.json?.status === 'admitted' && me.json.admission) admitted(s, me.json.admission.token);
@@ -279,7 +285,8 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
     for (let attempt = 0; !hold; attempt++) {
       // A shopper on a sold-out page tries again a few times when units come back, not forever.
       if (over() || emptyWaits >= 2 || soldOutAnswers > MAX_SOLD_OUT_RETRIES) {
-        await call(s, 'leave', 'DELETE', `${dealPath}/queue`);
+        // Leaving frees a place in the waiting room; once the sale is over the page just closes.
+        if (!over()) await call(s, 'leave', 'DELETE', `${dealPath}/queue`);
         return finish(s, 'sold_out');
       }
       const res = await call(s, 'hold', 'POST', '/api/cart/items', { dealId: job.dealId, quantity }, { 'x-admission-token': s.admissionToken!, 'idempotency-key': randomUUID() });
@@ -424,7 +431,10 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
         }, Math.max(0, s.plan.arriveAt - Date.now()));
       }),
   );
-  return Promise.all(runs).then(async () => {
+  // `abort` (the parent's hard stop): answer at once with what there is.
+  const aborted = new Promise<void>((resolve) => (stopSignal.onAbort = resolve));
+  return Promise.race([Promise.all(runs), aborted]).then(async () => {
+    for (const s of states) if (!s.finished && s.record.arrivedAt !== null) s.record.outcome = 'error';
     clearInterval(ticker);
     send({ type: 'progress', progress });
     for (const s of states) s.socket?.close();
@@ -436,7 +446,7 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
 if (parentPort && workerData) {
   // A worker thread.
   const port = parentPort;
-  const stopSignal = { stopped: false, stoppedAt: null as number | null };
+  const stopSignal: StopSignal = { stopped: false, stoppedAt: null };
   port.on('message', (m: { type: string }) => {
     if (m.type === 'stop' && !stopSignal.stopped) {
       stopSignal.stopped = true;
@@ -450,7 +460,7 @@ if (parentPort && workerData) {
 } else if (process.send && process.env.REHEARSAL_SHOPPERS === '1') {
   // A child process (what bench/rehearsal.ts starts: each has its own file-descriptor limit).
   const send = (m: unknown) => process.send!(m as never);
-  const stopSignal = { stopped: false, stoppedAt: null as number | null };
+  const stopSignal: StopSignal = { stopped: false, stoppedAt: null };
   process.on('message', (message) => {
     const m = message as unknown as { type: string; job?: ShopperJob };
     if (m.type === 'job') {
@@ -461,6 +471,10 @@ if (parentPort && workerData) {
     } else if (m.type === 'stop' && !stopSignal.stopped) {
       stopSignal.stopped = true;
       stopSignal.stoppedAt = Date.now();
+    } else if (m.type === 'abort') {
+      stopSignal.stopped = true;
+      stopSignal.stoppedAt ??= Date.now();
+      stopSignal.onAbort?.();
     }
   });
   // The parent gone: nothing left to do.
