@@ -565,7 +565,7 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   }
   const report = buildReport({
     options, startedAt: started.toISOString(), commit, machine, dealId, opensAt, endedAt, samples, stockEvents, faults, peakMemory, results: shopperResults, audit,
-    soldOutAllPaidAt, cpu, topology: options.embedded ? 'one embedded node (SQLite-free: MariaDB), in-process gateway' : `${options.nodes} nodes on loopback, Redis, MariaDB, mock gateway process`,
+    soldOutAllPaidAt, cpu, topology: options.embedded ? 'one embedded node on MariaDB, in-process gateway' : `${options.nodes} nodes on loopback, Redis, MariaDB, mock gateway process`,
   });
   console.log(`\n${renderText(report)}`);
   // Only a run that sold and passed its audit goes into docs/benchmarks.md.
