@@ -57,6 +57,7 @@ export class LeasePlacement implements Placement {
   private readonly lostListeners: Array<(name: string, kind: string, partition: number, reason: string) => void> = [];
   private timer: NodeJS.Timeout | null = null;
   private beating = false;
+  private acquiring = false;
   private stopped = false;
   private lastWarnAt = 0;
   private liveNodes: string[] = [];
@@ -182,25 +183,13 @@ export class LeasePlacement implements Placement {
         }
       }
 
-      for (const kind of kinds) {
-        for (let partition = 0; partition < partitions; partition++) {
-          const name = partitionName(kind, partition);
-          if (this.held.has(name) || rendezvousOwner(name, live) !== nodeId) continue;
-          const taken = await redis.set(this.options.keys.lease(name), nodeId, 'PX', leaseMs, 'NX');
-          if (taken !== 'OK') continue; // the previous owner's lease has not run out yet
-          let token: number;
-          try {
-            token = await nextPartitionToken(this.options.db, kind, partition);
-          } catch (err) {
-            logger.warn({ err, partition: name }, 'no fencing token (database unreachable?): partition left for the next heartbeat');
-            await redis.eval(RELEASE_IF_MINE, 1, this.options.keys.lease(name), nodeId).catch(() => undefined);
-            continue;
-          }
-          if (this.stopped) return;
-          this.held.set(name, { kind, partition, token, validUntil: started + leaseMs - this.margin });
-          logger.info({ partition: name, token }, 'partition acquired');
-          for (const listener of this.gainedListeners) listener(name, kind, partition);
-        }
+      // Acquisitions draw tokens from the database and may be slow under load: they run on
+      // their own, so that they never hold up the next renewals.
+      if (!this.acquiring) {
+        this.acquiring = true;
+        void this.acquire(live)
+          .catch((err) => logger.warn({ err }, 'partition acquisition failed; retrying at the next heartbeat'))
+          .finally(() => (this.acquiring = false));
       }
     } catch (err) {
       if (started - this.lastWarnAt > 5000) {
@@ -212,6 +201,35 @@ export class LeasePlacement implements Placement {
       const now = this.clock();
       for (const [name, held] of [...this.held]) if (held.validUntil <= now) this.lose(name, 'lease ran out');
       this.beating = false;
+    }
+  }
+
+  /** Takes the free partitions that rendezvous hashing gives this node among `live`. */
+  private async acquire(live: string[]): Promise<void> {
+    const { redis, nodeId, leaseMs, kinds, partitions, logger } = this.options;
+    for (const kind of kinds) {
+      for (let partition = 0; partition < partitions; partition++) {
+        const name = partitionName(kind, partition);
+        if (this.stopped) return;
+        if (this.held.has(name) || rendezvousOwner(name, live) !== nodeId) continue;
+        const taken = await redis.set(this.options.keys.lease(name), nodeId, 'PX', leaseMs, 'NX');
+        if (taken !== 'OK') continue; // the previous owner's lease has not run out yet
+        let token: number;
+        try {
+          token = await nextPartitionToken(this.options.db, kind, partition);
+        } catch (err) {
+          logger.warn({ err, partition: name }, 'no fencing token (database unreachable?): partition left for the next heartbeat');
+          await redis.eval(RELEASE_IF_MINE, 1, this.options.keys.lease(name), nodeId).catch(() => undefined);
+          continue;
+        }
+        if (this.stopped) return;
+        // Renew at once: drawing the token may have taken a good part of the lease.
+        const renewedAt = this.clock();
+        if ((await redis.eval(RENEW_IF_MINE, 1, this.options.keys.lease(name), nodeId, leaseMs)) !== 1) continue;
+        this.held.set(name, { kind, partition, token, validUntil: renewedAt + leaseMs - this.margin });
+        logger.info({ partition: name, token }, 'partition acquired');
+        for (const listener of this.gainedListeners) listener(name, kind, partition);
+      }
     }
   }
 }
