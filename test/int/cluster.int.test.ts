@@ -237,6 +237,36 @@ describe('cluster mode (three processes, Redis, MariaDB)', () => {
     expect(zombie.output()).toMatch(new RegExp(`"partition":"${partition}"[^\\n]*"reason":"(lease taken over|lease ran out|renewal failed)`));
   }, 120_000);
 
+  it("fires a dead owner's reminders on the next owner: the deal opens and ends on time (within 2 s)", async () => {
+    const startsAt = Date.now() + 6000;
+    const endsAt = startsAt + 5000;
+    const res = await fetch(`${nodes.get('node-a')!.url}/api/seller/deals`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${seller.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ title: 'Reminder deal', description: '', category: 'test', price: 1000, originalPrice: 2000, currency: 'KRW', totalStock: 10, perUserLimit: 1, startsAt: new Date(startsAt).toISOString(), endsAt: new Date(endsAt).toISOString() }),
+    });
+    expect(res.status).toBe(201);
+    const deal = (await res.json()) as { id: string; status: string };
+    expect(deal.status).toBe('scheduled');
+    const owner = (await ownerOf(dealPartition(deal.id)))!;
+    await nodes.get(owner)!.kill('SIGKILL');
+    nodes.delete(owner);
+    const statusAt = async (status: string, by: number) => {
+      for (;;) {
+        const [row] = await query<{ status: string }>(db.url, 'SELECT status FROM deals WHERE id = ?', [deal.id]);
+        if (row.status === status) return Date.now();
+        if (Date.now() > by) throw new Error(`deal still ${row.status}, expected ${status} by ${new Date(by).toISOString()}`);
+        await sleep(50);
+      }
+    };
+    const openedAt = await statusAt('open', startsAt + 2000);
+    const endedAt = await statusAt('ended', endsAt + 2000);
+    console.log(`reminders after ${owner} died: opened ${openedAt - startsAt} ms and ended ${endedAt - endsAt} ms after their times, on ${await ownerOf(dealPartition(deal.id))}`);
+    expect(openedAt).toBeGreaterThanOrEqual(startsAt);
+    await startNode(owner);
+    await settled(3);
+  }, 60_000);
+
   it("shows an admin every node, with the partitions each owns, whichever node the admin is connected to", async () => {
     const [admin] = await insertUsers(db.url, JWT_SECRET, 1, ['admin']);
     const via = [...nodes.values()][0];
