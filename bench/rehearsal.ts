@@ -13,7 +13,7 @@ import { clusterKeys, partitionName, partitionOf, rendezvousOwner } from '../src
 import { gitRevision, machineInfo } from './report';
 import { runAudit } from './rehearsal-audit';
 import { buildReport, publish, renderText, type FaultEvent, type Sample } from './rehearsal-report';
-import { privateMariaDB, privateRedis, type PrivateService } from './rehearsal-services';
+import { privateMariaDB, privateRedis, type PrivateService } from './private-services';
 import type { Fate, ShopperJob, ShopperPlan, ShopperProgress, ShopperResult } from './rehearsal-shopper';
 import { cpuSeconds, findDatabasePid, freePort, repoRoot, startNodeArgs, startServer, Teardown, type ServerProcess } from './servers';
 

@@ -11,9 +11,9 @@ import { freePort } from './servers';
 const run = promisify(execFile);
 
 /**
- * A Redis or MariaDB of the rehearsal's own on a free loopback port, for the restart faults, so
- * that the machine's shared services stay up for everyone else (as test/support/private-services.ts
- * does for the outage tests).
+ * A Redis or MariaDB of one's own on a free loopback port, which may be stopped and started: the
+ * rehearsal's restart faults and the outage tests use them, so that the machine's shared services
+ * stay up for everyone else. `stop` and `start` keep the port (and MariaDB's data).
  */
 export interface PrivateService {
   url: string;
@@ -70,7 +70,7 @@ export async function privateRedis(): Promise<PrivateService> {
 /** mariadbd with its own data directory (mariadb-install-db), root without a password. */
 export async function privateMariaDB(): Promise<PrivateService> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'dealrush-rehearsal-mariadb-'));
+  const dir = mkdtempSync(join(tmpdir(), 'dealrush-mariadb-'));
   await run('mariadb-install-db', ['--no-defaults', `--datadir=${join(dir, 'data')}`, '--user=root', '--auth-root-authentication-method=normal', '--skip-test-db'], { timeout: 60_000 });
   let child: ChildProcess | null = null;
   const url = `mysql://root@127.0.0.1:${port}`;
