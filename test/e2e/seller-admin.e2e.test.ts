@@ -235,6 +235,12 @@ describe('seller monitor and admin ops panel in the browser (chromium, built ser
     await waitUntil('seller monitor paused', () => text(byTestId(s, 'monitor-status')), (t) => t === 'paused', 3000);
     await a.screenshot({ path: join(ARTIFACTS, 'e2e-ops-panel-deals.png'), fullPage: true });
 
+    // The job queues open from the panel in the browser (a page load carries no bearer token: the
+    // panel asks for the /admin/queues cookie first). This server runs the jobs in-process.
+    const [queues] = await Promise.all([a.waitForResponse((r) => new URL(r.url()).pathname === '/admin/queues', { timeout: 10_000 }), byTestId(a, 'bull-board-link').click()]);
+    expect(queues.status()).toBe(200);
+    expect(await queues.text()).toContain('in-process');
+
     expect(pageErrors).toEqual([]);
     for (const context of contexts) await context.close();
   }

@@ -86,6 +86,7 @@ describe('admin access: every admin route and /admin/queues (MariaDB, Redis, bul
     /** Per route: its parameters and body for the admin's call. A new admin route needs one. */
     const FIXTURES: Record<string, { params?: Record<string, string>; body?: unknown }> = {
       'GET /api/admin/users': {},
+      'POST /api/admin/queues/session': {},
       'GET /api/admin/users/:userId': { params: { userId: shopper.id } },
       'POST /api/admin/users/:userId/suspend': { params: { userId: toSuspend.id } },
       'POST /api/admin/users/:userId/unsuspend': { params: { userId: toSuspend.id } },
@@ -174,6 +175,24 @@ describe('admin access: every admin route and /admin/queues (MariaDB, Redis, bul
     for (const user of [shopper, seller]) {
       for (const url of ['/admin/queues', '/admin/queues/api/queues']) expect({ url, status: (await call('GET', url, user.token)).statusCode }).toEqual({ url, status: 403 });
     }
+  });
+
+  it('/admin/queues opens in a browser through a short-lived cookie an admin asks for: HttpOnly, SameSite=Strict, scoped to /admin/queues', async () => {
+    const session = await call('POST', '/api/admin/queues/session', admin.token);
+    expect(session.statusCode).toBe(204);
+    const setCookie = String(session.headers['set-cookie']);
+    expect(setCookie).toMatch(/^dealrush_queues=[^;]+; Path=\/admin\/queues; Max-Age=600; HttpOnly; SameSite=Strict/);
+    const cookie = setCookie.split(';')[0];
+    // A page load and bull-board's own API calls carry only the cookie.
+    for (const url of ['/admin/queues', '/admin/queues/api/queues']) {
+      const res = await app.inject({ method: 'GET', url, headers: { cookie: `other=1; ${cookie}` } });
+      expect({ url, status: res.statusCode }).toEqual({ url, status: 200 });
+    }
+    // Nobody else gets one; a forged or missing cookie is 401; a shopper's token in the cookie is 403.
+    for (const user of [shopper, seller]) expect((await call('POST', '/api/admin/queues/session', user.token)).statusCode).toBe(403);
+    expect((await app.inject({ method: 'GET', url: '/admin/queues', headers: { cookie: 'dealrush_queues=forged.token.value' } })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'GET', url: '/admin/queues', headers: { cookie: `dealrush_queues=${shopper.token}` } })).statusCode).toBe(403);
   });
 });
 

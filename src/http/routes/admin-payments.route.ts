@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
@@ -8,6 +9,18 @@ import { PaymentEntity, PaymentEventEntity } from '../../persistence/entities/or
 import { sendProblem } from '../plugins/errors';
 import { HttpProblem } from '../problem';
 import { ProblemSchema, Schemas } from '../schemas';
+
+const QUEUES_COOKIE = 'dealrush_queues';
+const QUEUES_COOKIE_SECONDS = 600;
+
+/** The value of cookie `name` in a Cookie header, or null. */
+function cookieValue(header: string | undefined, name: string): string | null {
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim() || null;
+  }
+  return null;
+}
 
 const problems = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, ProblemSchema]));
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -69,6 +82,30 @@ const adminPaymentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
   );
 
+  // A browser opening /admin/queues sends no Authorization header: the ops panel first asks for a
+  // cookie that carries a short-lived access token, scoped to that path only (HttpOnly,
+  // SameSite=Strict, so another site can neither read nor send it).
+  app.post(
+    '/api/admin/queues/session',
+    {
+      onRequest: [app.requireRole('admin')],
+      schema: { tags: ['admin'], summary: 'Open the job queues (bull-board) in this browser: sets a 10-minute cookie for /admin/queues', security: [{ bearer: [] }], response: { 204: Type.Null(), ...problems(401, 403) } },
+    },
+    async (request, reply) => {
+      const token = app.signAccessToken(request.user.sub, request.user.roles, QUEUES_COOKIE_SECONDS);
+      const secure = request.protocol === 'https' ? '; Secure' : '';
+      reply.header('set-cookie', `${QUEUES_COOKIE}=${token}; Path=/admin/queues; Max-Age=${QUEUES_COOKIE_SECONDS}; HttpOnly; SameSite=Strict${secure}`);
+      reply.code(204);
+      return null;
+    },
+  );
+  /** Lets the queues cookie stand in for the Authorization header (it is checked like one). */
+  const fromQueuesCookie = (request: FastifyRequest) => {
+    if (request.headers.authorization) return;
+    const token = cookieValue(request.headers.cookie, QUEUES_COOKIE);
+    if (token) request.headers.authorization = `Bearer ${token}`;
+  };
+
   const queue = app.paymentJobs.bullQueue;
   if (queue) {
     await app.register(async (board) => {
@@ -76,6 +113,7 @@ const adminPaymentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const adminOnly = app.requireRole('admin');
       board.addHook('onRequest', async (request, reply) => {
         try {
+          fromQueuesCookie(request);
           await adminOnly(request);
         } catch (error) {
           if (error instanceof HttpProblem) return sendProblem(reply, error, request.id);
@@ -91,7 +129,7 @@ const adminPaymentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     app.get(
       '/admin/queues',
       {
-        onRequest: [app.requireRole('admin')],
+        onRequest: [async (request) => fromQueuesCookie(request), app.requireRole('admin')],
         schema: {
           tags: ['admin'],
           summary: 'Payment jobs (embedded mode: in-process, no BullMQ; with REDIS_URL this is bull-board)',
