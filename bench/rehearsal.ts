@@ -331,7 +331,8 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   const stamp = stampOf(started);
   const commit = gitRevision(repoRoot);
   const workDir = mkdtempSync(join(tmpdir(), 'dealrush-rehearsal-'));
-  // The servers' logs are kept (bench/results/rehearsal-<stamp>-logs/) when the run fails.
+  // The servers' logs are kept (bench/results/rehearsal-<stamp>-logs/) when the run fails, or always
+  // with REHEARSAL_KEEP_LOGS=1.
   let keepLogs = true;
   teardown.add('remove temporary files', async () => {
     if (keepLogs) {
@@ -572,7 +573,7 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   const record = options.record && audit.ok && audit.counts.paidUnits > 0;
   if (options.record && !record) console.error('rehearsal: not appended to docs/benchmarks.md (the audit failed or nothing was sold)');
   publish(report, stamp, { ...options, record });
-  keepLogs = !audit.ok;
+  keepLogs = !audit.ok || process.env.REHEARSAL_KEEP_LOGS === '1';
   return audit.ok ? 0 : 1;
 }
 

@@ -216,6 +216,8 @@ export class Activation<S> {
 
   /** Whether the actor exists (see `ActorStore.exists`); false until a turn creates it. */
   get exists(): boolean {
+    // Not loaded yet (or loading failed): it may exist; housekeeping must leave it alone.
+    if (!this.loaded) return true;
     return this.definition.store.exists?.(this.state) !== false;
   }
 
@@ -305,10 +307,19 @@ export class Activation<S> {
       outcomes: [], persists: [], sends: [], tells: [], publishes: [], timers: [], remindersSet: new Map(), remindersCleared: new Set(), inbox: [],
       locked, onLocked,
     };
+    // Durable messages handled earlier in this batch: a sender that retried (its first ask timed
+    // out while the message waited here) can put two copies of one message in one batch. The copy
+    // gets the first one's reply; handling it again would apply it twice, and recording its id
+    // twice would fail the whole batch's commit on the inbox's primary key.
+    let handledInBatch: Map<string, unknown> | null = null;
     for (const pending of batch) {
       const { envelope } = pending;
       if (envelope.durable && this.handled.has(envelope.id)) {
         p.outcomes.push({ pending, reply: this.handled.get(envelope.id), remember: false });
+        continue;
+      }
+      if (envelope.durable && handledInBatch !== null && handledInBatch.has(envelope.id)) {
+        p.outcomes.push({ pending, reply: handledInBatch.get(envelope.id), remember: false });
         continue;
       }
       if (pending.alarm !== undefined) {
@@ -353,7 +364,10 @@ export class Activation<S> {
             break;
         }
       }
-      if (envelope.durable) p.inbox.push({ id: envelope.id, reply: turn.reply });
+      if (envelope.durable) {
+        p.inbox.push({ id: envelope.id, reply: turn.reply });
+        (handledInBatch ??= new Map()).set(envelope.id, turn.reply);
+      }
       p.outcomes.push({ pending, reply: turn.reply, remember: envelope.durable });
     }
     p.after = state;

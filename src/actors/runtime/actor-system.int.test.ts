@@ -116,6 +116,31 @@ describe('ActorSystem (MariaDB)', () => {
     expect(await row(deal.id)).toMatchObject({ remaining_stock: 996, held_units: 4 });
   });
 
+
+  it('handles a message once when its sender retried it while the first copy still waited in the mailbox (one batch)', async () => {
+    const system = await node();
+    const deal = newDeal();
+    await system.ask({ kind: 'deal', id: deal.id }, { type: 'create', now: Date.now(), deal });
+    const batches: number[] = [];
+    system.onBatch((kind, size) => kind === 'deal' && batches.push(size));
+    // Holds from others keep a commit in flight, so the two copies queue up behind it together.
+    const others = Array.from({ length: 50 }, (_, i) => system.ask<{ ok: boolean }>({ kind: 'deal', id: deal.id }, reserve(`o${i}`)));
+    const message = reserve('u1', 3);
+    const copies = [
+      system.ask({ kind: 'deal', id: deal.id }, message, { id: 'retried-1', durable: true }),
+      system.ask({ kind: 'deal', id: deal.id }, { ...message, holdId: crypto.randomUUID() }, { id: 'retried-1', durable: true }),
+    ];
+    const more = Array.from({ length: 50 }, (_, i) => system.ask<{ ok: boolean }>({ kind: 'deal', id: deal.id }, reserve(`p${i}`)));
+    const [first, second] = await Promise.all(copies);
+    expect(second).toEqual(first);
+    expect((await Promise.all([...others, ...more])).every((r) => r.ok)).toBe(true);
+    // The copies shared a batch, which committed: no step-down, no retrying its 102 messages one
+    // by one (which is what a refused commit does).
+    expect(batches.reduce((a, b) => a + b, 0)).toBe(102);
+    expect(batches.length).toBeLessThanOrEqual(3);
+    expect(await row(deal.id)).toMatchObject({ remaining_stock: 1000 - 100 - 3, held_units: 103 });
+    expect(await query(testDb.url, 'SELECT message_id FROM actor_inbox WHERE message_id = ?', ['retried-1'])).toHaveLength(1);
+  });
   it('fires durable reminders on a node that starts after the one that set them (deal opens, holds expire)', async () => {
     const first = await node();
     const deal = newDeal({ startsAt: Date.now() + 1500 });
