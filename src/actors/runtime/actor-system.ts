@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Database } from '../../persistence/database';
 import type { ActorOutboxEntity } from '../../persistence/entities/actor.entity';
 import { Activation, type ActivationHost, type Pending } from './activation';
+import { AskLatencyHistogram } from './ask-latency';
 import { addressKey, type ActorDefinition, type Address, type Effect, type Envelope, type RuntimeLogger } from './actor';
 import { ActorRuntimeError } from './errors';
 import { journal } from './journal';
@@ -67,6 +68,8 @@ export class ActorSystem {
   private readonly deadlineSweep: NodeJS.Timeout;
   private readonly counters = { batches: 0, messages: 0 };
   private readonly batchObservers: Array<(kind: string, size: number, turnMs: number) => void> = [];
+  /** Send-to-reply time of every ask, by kind and route (exposed on `/metrics`). */
+  readonly askLatency = new AskLatencyHistogram();
 
   constructor(private readonly options: ActorSystemOptions) {
     this.transport = options.transport ?? new InProcessTransport();
@@ -153,7 +156,8 @@ export class ActorSystem {
     // The hot path (three asks per hold): one promise, and the waiting caller is itself the
     // mailbox entry and the deadline (one sweep for all deadlines instead of a timer per ask).
     return new Promise<R>((resolve, reject) => {
-      const ask = new Ask(envelope, resolve as (reply: unknown) => void, reject, this.host.now() + timeoutMs, timeoutMs, this.deadlines);
+      const route = this.local ? 'in-process' : (this.transport.route?.(to) ?? 'remote');
+      const ask = new Ask(envelope, resolve as (reply: unknown) => void, reject, this.host.now() + timeoutMs, timeoutMs, this.deadlines, this.askLatency, route);
       this.deadlines.add(ask);
       if (this.local) this.enqueueLocal(ask);
       else this.transport.request(envelope).then((reply) => ask.resolve(reply), (error) => ask.reject(error));
@@ -367,8 +371,9 @@ const ignore = (): void => undefined;
 
 /**
  * A caller waiting for an actor's reply: its mailbox entry and its deadline in one object.
- * Settling it (reply, failure or timeout) settles the caller's promise once. `resolve` and
- * `reject` are bound (callers may pass them on, e.g. to a transport's promise).
+ * Settling it (reply, failure or timeout) settles the caller's promise once and records the time
+ * since it was sent in the ask-latency histogram. `resolve` and `reject` are bound (callers may
+ * pass them on, e.g. to a transport's promise).
  */
 class Ask implements Pending {
   solo?: boolean;
@@ -382,19 +387,36 @@ class Ask implements Pending {
     readonly at: number,
     private readonly timeoutMs: number,
     deadlines: Set<{ at: number; expire(): void }>,
+    private readonly latency: AskLatencyHistogram,
+    private readonly route: string,
   ) {
+    this.sentAt = performance.now();
     this.resolve = (reply) => {
       deadlines.delete(this);
+      this.settle();
       onReply(reply);
     };
     this.reject = (error) => {
       deadlines.delete(this);
+      this.settle();
       onError(error);
     };
   }
 
+  /** When it was sent (`performance.now()`, ms). */
+  private readonly sentAt: number;
+  private settled = false;
+
+  /** Records the send-to-answer time, once (a reply after the deadline is not counted again). */
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.latency.record(this.envelope.to.kind, this.route, performance.now() - this.sentAt);
+  }
+
   /** Called by the deadline sweep (which has already dropped it from the deadlines). */
   expire(): void {
+    this.settle();
     this.onError(new ActorRuntimeError('UNAVAILABLE', `${addressKey(this.envelope.to)} did not answer within ${this.timeoutMs} ms`));
   }
 }

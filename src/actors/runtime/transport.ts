@@ -12,6 +12,11 @@ export interface Transport {
   /** Sends `envelope` and resolves with the actor's reply. */
   request(envelope: Envelope): Promise<unknown>;
   stop(): Promise<void>;
+  /**
+   * The route a request to `to` takes now, for the ask-latency histogram's `transport` label
+   * (`local`: delivered in process; `redis`: through a mailbox stream).
+   */
+  route?(to: Address): string;
 }
 
 /**
@@ -40,6 +45,10 @@ export class InProcessTransport implements Transport {
 
   async stop(): Promise<void> {
     this.deliver = null;
+  }
+
+  route(): string {
+    return 'in-process';
   }
 }
 

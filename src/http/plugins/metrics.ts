@@ -183,6 +183,9 @@ export default fp(
       batchSize.observe(size, kindLabel);
       turnTime.observe(ms / 1000, kindLabel);
     });
+    const askName = 'dealrush_actor_ask_seconds';
+    const askHelp = 'Actor ask latency, from send to reply at the caller (mailbox wait and commit included), by kind and transport route';
+    register.registerMetric({ name: askName, help: askHelp, type: 'histogram', aggregator: 'sum', get: async () => ({ name: askName, help: askHelp, type: 'histogram', aggregator: 'sum', values: app.actors.askLatency.values(askName) }) } as never);
     new Gauge({
       name: 'dealrush_socket_connections',
       help: 'Live socket.io connections on this node',

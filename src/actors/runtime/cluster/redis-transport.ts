@@ -1,5 +1,5 @@
 import type Redis from 'ioredis';
-import type { Envelope, RuntimeLogger } from '../actor';
+import type { Address, Envelope, RuntimeLogger } from '../actor';
 import { ActorRuntimeError } from '../errors';
 import type { Transport } from '../transport';
 import type { LeasePlacement } from './lease-placement';
@@ -98,6 +98,11 @@ export class RedisStreamsTransport implements Transport {
         reject(new ActorRuntimeError('UNAVAILABLE', 'the message bus (Redis) is unreachable', { cause: err }));
       });
     });
+  }
+
+  /** `local` when this node owns `to`'s partition and delivers in process, else `redis`. */
+  route(to: Address): string {
+    return this.options.localDelivery !== false && this.options.placement.isLocal(to) ? 'local' : 'redis';
   }
 
   async stop(): Promise<void> {
