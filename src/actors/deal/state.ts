@@ -65,6 +65,13 @@ export interface DealState {
   /** Sold holds by order id. */
   sold: IMap<string, SoldHold[]>;
   perUser: IMap<string, number>;
+  /**
+   * Holds that existed and ended (released, expired, sold, refunded): hold id -> shopper id. Hold ids
+   * are derived from the shopper's Idempotency-Key, so a retry whose first attempt committed (its
+   * answer lost to a timeout) and whose hold has since ended must be told so, not hold again under
+   * an id the database already has.
+   */
+  endedHolds: IMap<string, string>;
   /** When the `holds` reminder is set for (epoch ms), or null. */
   holdsReminderAt: number | null;
   lastStockPublishAt: number;
@@ -78,6 +85,7 @@ export const emptyDealState = (): DealState => ({
   holds: IMap(),
   sold: IMap(),
   perUser: IMap(),
+  endedHolds: IMap(),
   holdsReminderAt: null,
   lastStockPublishAt: 0,
   stockPublishPending: false,
@@ -90,6 +98,7 @@ export interface DealSnapshot {
   holds: LiveHold[];
   sold: Array<[string, SoldHold[]]>;
   perUser: Array<[string, number]>;
+  endedHolds: Array<[string, string]>;
   holdsReminderAt: number | null;
   lastStockPublishAt: number;
   stockPublishPending: boolean;
@@ -102,6 +111,7 @@ export function toSnapshot(state: DealState): DealSnapshot {
     holds: [...state.holds.values()].map((h) => ({ ...h })),
     sold: [...state.sold.entries()].map(([orderId, holds]) => [orderId, holds.map((h) => ({ ...h }))]),
     perUser: [...state.perUser.entries()],
+    endedHolds: [...state.endedHolds.entries()],
     holdsReminderAt: state.holdsReminderAt,
     lastStockPublishAt: state.lastStockPublishAt,
     stockPublishPending: state.stockPublishPending,
@@ -121,6 +131,7 @@ export function fromSnapshot(snapshot: DealSnapshot): DealState {
     holds: IMap(snapshot.holds.map((h) => [h.id, { ...h }] as const)),
     sold: IMap(snapshot.sold.map(([orderId, holds]) => [orderId, holds.map((h) => ({ ...h }))] as const)),
     perUser: IMap(snapshot.perUser),
+    endedHolds: IMap(snapshot.endedHolds),
     holdsReminderAt: snapshot.holdsReminderAt,
     lastStockPublishAt: snapshot.lastStockPublishAt,
     stockPublishPending: snapshot.stockPublishPending,

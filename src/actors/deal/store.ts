@@ -30,6 +30,10 @@ export const dealStore: ActorStore<DealState> = {
     const sold = new Map<string, SoldHold[]>();
     const perUser = new Map<string, number>();
     let holdsReminderAt: number | null = null;
+    // Ended holds keep their ids (see DealState.endedHolds): only the ids and shoppers are read.
+    const endedRows = (await manager.query(`SELECT id, user_id FROM holds WHERE deal_id = ? AND status NOT IN ('active', 'ordered')`, [id])) as Array<{ id: string; user_id: string }>;
+    const endedHolds = IMap<string, string>().asMutable();
+    for (const e of endedRows) endedHolds.set(e.id, e.user_id);
     for (const h of rows) {
       perUser.set(h.userId, (perUser.get(h.userId) ?? 0) + h.quantity);
       if (h.status === 'sold') {
@@ -49,6 +53,7 @@ export const dealStore: ActorStore<DealState> = {
       holds: holds.asImmutable(),
       sold: IMap(sold),
       perUser: IMap(perUser),
+      endedHolds: endedHolds.asImmutable(),
       holdsReminderAt,
       room: restoreWaitingRoom({ ...emptyQueueMeta(), ...(queueState as Partial<QueueMeta> | null) }, tickets.map(ticketFromRow), now),
     };

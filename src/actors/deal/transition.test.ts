@@ -54,6 +54,22 @@ describe('deal transition', () => {
     expect(last.effects).toContainEqual({ type: 'remind', name: 'holds', at: T0 + 601_000 });
   });
 
+  it('answers a hold retried under the id of a hold that has ended (released or bought) with HOLD_EXPIRED, and holds nothing', () => {
+    let s = run(opened(), reserve('u1', 1, 'h1'), reserve('u1', 1, 'h2')).state;
+    s = run(s, { type: 'release', now: T0 + 2000, userId: 'u1', holdId: 'h1' }).state;
+    s = run(s, { type: 'attach', now: T0 + 2000, userId: 'u1', orderId: 'o1', holdIds: ['h2'], until: T0 + 999_999 }, { type: 'sell', now: T0 + 3000, orderId: 'o1' }).state;
+    expect(s.deal).toMatchObject({ remainingStock: 9, heldUnits: 0, soldUnits: 1 });
+    for (const holdId of ['h1', 'h2']) {
+      const again = run(s, reserve('u1', 1, holdId, T0 + 4000));
+      expect(codeOf(again.last.reply)).toBe('HOLD_EXPIRED');
+      expect(again.last.effects.filter((e) => e.type === 'persist')).toEqual([]);
+      expect(again.state.deal).toEqual(s.deal);
+      expect(codeOf(run(s, reserve('u2', 1, holdId, T0 + 4000)).last.reply)).toBe('VALIDATION_FAILED');
+    }
+    // The memory of ended holds survives the snapshot round trip (and the store loads it from the rows).
+    expect(codeOf(run(fromSnapshot(toSnapshot(s)), reserve('u1', 1, 'h1', T0 + 4000)).last.reply)).toBe('HOLD_EXPIRED');
+  });
+
   it('refuses over the per-user limit, over the stock, zero and fractional quantities, and after the end', () => {
     let s = opened();
     s = run(s, reserve('u1', 3, 'h1')).state;

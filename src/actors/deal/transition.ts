@@ -157,6 +157,7 @@ class Turn {
       ...s,
       holds: s.holds.delete(hold.id),
       perUser: decrement(s.perUser, hold.userId, hold.quantity),
+      endedHolds: s.endedHolds.set(hold.id, hold.userId),
     };
     this.setDeal({ heldUnits: this.deal.heldUnits - hold.quantity, remainingStock: this.deal.remainingStock + hold.quantity });
     this.persist({ op: 'updateHold', id: hold.id, status });
@@ -265,6 +266,10 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
       const { userId, holdId, quantity } = message;
       const existing = state.holds.get(holdId);
       if (existing) return turn.done(existing.userId === userId ? ok(holdView(deal, existing)) : fail('VALIDATION_FAILED', 'hold id already used'));
+      const ended = state.endedHolds.get(holdId);
+      if (ended !== undefined) {
+        return turn.done(ended === userId ? fail('HOLD_EXPIRED', 'this hold was placed and has since ended (expired, released or bought): hold again with a new Idempotency-Key') : fail('VALIDATION_FAILED', 'hold id already used'));
+      }
       if (!Number.isInteger(quantity) || quantity < 1) return turn.done(fail('VALIDATION_FAILED', 'quantity must be a whole number of at least 1'));
       if (deal.status === 'sold_out') return turn.done(fail('SOLD_OUT', 'every unit is sold or held'));
       if (deal.status !== 'open' || now < deal.startsAt || now >= deal.endsAt) return turn.done(fail('DEAL_NOT_OPEN', notOpenDetail(deal, now)));
@@ -339,7 +344,9 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
         turn.persist({ op: 'updateHold', id: hold.id, status: 'sold' });
       }
       const sold = ordered.map((h) => ({ id: h.id, userId: h.userId, quantity: h.quantity, orderId: message.orderId }));
-      turn.state = { ...turn.state, holds, sold: state.sold.set(message.orderId, [...(state.sold.get(message.orderId) ?? []), ...sold]) };
+      let endedHolds = state.endedHolds;
+      for (const h of ordered) endedHolds = endedHolds.set(h.id, h.userId);
+      turn.state = { ...turn.state, holds, endedHolds, sold: state.sold.set(message.orderId, [...(state.sold.get(message.orderId) ?? []), ...sold]) };
       turn.setDeal({ heldUnits: deal.heldUnits - units, soldUnits: deal.soldUnits + units });
       // Paying ends the shopper's admission: their place goes to the next in the queue.
       for (const userId of new Set(ordered.map((h) => h.userId))) turn.endAdmissionOf(userId, 'paid');

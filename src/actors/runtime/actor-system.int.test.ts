@@ -89,9 +89,11 @@ describe('ActorSystem (MariaDB)', () => {
     const deal = newDeal({ totalStock: 100 });
     const address = { kind: 'deal', id: deal.id };
     await system.ask(address, { type: 'create', now: Date.now(), deal });
-    const used = await system.ask<{ value: { id: string } }>(address, reserve('u0', 1));
-    await system.ask(address, { type: 'release', now: Date.now(), userId: 'u0', holdId: used.value.id });
-    // A reserve that reuses a hold id the database already has (a gone hold): its INSERT fails.
+    // A hold id the database already has, for another deal (this deal's actor cannot know it): the
+    // INSERT of a reserve that reuses it fails on the primary key.
+    const other = newDeal();
+    await system.ask({ kind: 'deal', id: other.id }, { type: 'create', now: Date.now(), deal: other });
+    const used = await system.ask<{ value: { id: string } }>({ kind: 'deal', id: other.id }, reserve('u0', 1));
     const poison = { ...reserve('u1', 1), holdId: used.value.id };
     const outcomes = await Promise.allSettled([
       ...Array.from({ length: 20 }, (_, i) => system.ask(address, reserve(`g${i}`, 1))),
@@ -116,6 +118,20 @@ describe('ActorSystem (MariaDB)', () => {
     expect(await row(deal.id)).toMatchObject({ remaining_stock: 996, held_units: 4 });
   });
 
+
+  it('refuses a hold under the id of a hold that has ended, also on a fresh activation loaded from the rows', async () => {
+    const system = await node();
+    const deal = newDeal();
+    await system.ask({ kind: 'deal', id: deal.id }, { type: 'create', now: Date.now(), deal });
+    const hold = reserve('u1', 2);
+    expect(await system.ask({ kind: 'deal', id: deal.id }, hold)).toMatchObject({ ok: true });
+    expect(await system.ask({ kind: 'deal', id: deal.id }, { type: 'release', now: Date.now(), userId: 'u1', holdId: hold.holdId })).toMatchObject({ ok: true });
+    // A new node (as after a crash or a failover) loads the deal from its rows.
+    const other = await node();
+    expect(await other.ask({ kind: 'deal', id: deal.id }, { ...hold, now: Date.now() })).toMatchObject({ ok: false, error: { code: 'HOLD_EXPIRED' } });
+    expect(await row(deal.id)).toMatchObject({ remaining_stock: 1000, held_units: 0 });
+    expect(await query(testDb.url, 'SELECT status FROM holds WHERE id = ?', [hold.holdId])).toEqual([{ status: 'released' }]);
+  });
 
   it('handles a message once when its sender retried it while the first copy still waited in the mailbox (one batch)', async () => {
     const system = await node();
