@@ -25,6 +25,8 @@ export interface QueueOptions {
   fanoutSeconds: number;
   record: boolean;
   quick: boolean;
+  /** The load generator's HTTP client for both systems (`lean` by default; see `runLoad`). */
+  client: 'undici' | 'lean';
 }
 
 const ADMIN_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
@@ -152,7 +154,7 @@ export async function runQueue(options: QueueOptions, teardown: Teardown): Promi
     startedAt: started.toISOString(),
     commit,
     machine: await machineInfo(admin),
-    parameters: { quick: options.quick, durationSeconds: options.durationSeconds, connections: options.connections, shoppers: options.shoppers, sockets: options.sockets, fanoutSeconds: options.fanoutSeconds, tickMs: 1000, dealrushNodeArgs: startNodeArgs(repoRoot).join(' ') || 'none' },
+    parameters: { quick: options.quick, durationSeconds: options.durationSeconds, connections: options.connections, shoppers: options.shoppers, sockets: options.sockets, fanoutSeconds: options.fanoutSeconds, client: options.client, tickMs: 1000, dealrushNodeArgs: startNodeArgs(repoRoot).join(' ') || 'none' },
     runs,
     ratio: base.joinsPerSecond > 0 ? ours.joinsPerSecond / base.joinsPerSecond : null,
     fanout,
@@ -196,6 +198,7 @@ async function drive(label: string, server: ServerProcess, dbPid: number | null,
       connections: options.connections,
       durationMs: options.durationSeconds * 1000,
       maxRequests,
+      client: options.client,
       makeRequest: (i) => ({ method: 'POST', path: pathOf(i), headers: { authorization: auth[i % auth.length] } }),
       onTick: ({ elapsedMs, requests, created }) => {
         const rate = elapsedMs > last.at ? ((created - last.created) * 1000) / (elapsedMs - last.at) : 0;
@@ -310,7 +313,8 @@ export const QUEUE_USAGE = `  queue              queue joins over HTTP on one de
                      queue:progress to N sockets in the deal's room (lag p99, memory per socket)
                      options: --duration S (default 30), --connections N (default 256),
                      --shoppers N (default 150000), --sockets N (default 10000; 0 skips),
-                     --fanout-seconds S (default 15), --quick, --no-record`;
+                     --fanout-seconds S (default 15), --client lean|undici (the load
+                     generator's HTTP client for both systems; default lean), --quick, --no-record`;
 
 /** `npm run bench -- queue [options]`. Exit codes as `bench/run.ts`: 0, 1 failed, 64 usage, 130 interrupted. */
 export async function runQueueCommand(argv: string[]): Promise<number> {
@@ -321,7 +325,7 @@ export async function runQueueCommand(argv: string[]): Promise<number> {
       strict: true,
       options: {
         duration: { type: 'string' }, connections: { type: 'string' }, shoppers: { type: 'string' }, sockets: { type: 'string' },
-        'fanout-seconds': { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-record': { type: 'boolean', default: false },
+        'fanout-seconds': { type: 'string' }, client: { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-record': { type: 'boolean', default: false },
       },
     }));
   } catch (error) {
@@ -345,6 +349,7 @@ export async function runQueueCommand(argv: string[]): Promise<number> {
       sockets: whole('sockets', values.sockets, quick ? 2000 : 10_000, 0, 15_000),
       fanoutSeconds: whole('fanout-seconds', values['fanout-seconds'], quick ? 5 : 15, 1, 300),
       record: values['no-record'] !== true,
+      client: values.client === undefined || values.client === 'lean' ? 'lean' : values.client === 'undici' ? 'undici' : (() => { throw new RangeError(`--client must be lean or undici (got ${JSON.stringify(values.client)})`); })(),
     };
   } catch (error) {
     console.error(`bench: ${(error as Error).message}\n\n${QUEUE_USAGE}`);
