@@ -1,6 +1,6 @@
 import { Queue, Worker, type ConnectionOptions, type Job } from 'bullmq';
 import type { RuntimeLogger } from '../actors/runtime/actor';
-import type { PaymentService } from './payment-service';
+import type { PaymentService, StoredPaymentEvent } from './payment-service';
 
 /** How long a webhook waits for Redis to take its job before processing the event in-process (ms). */
 const ENQUEUE_TIMEOUT_MS = 1000;
@@ -90,15 +90,18 @@ export class PaymentJobs {
     schedule();
   }
 
-  /** Hands a stored webhook event to its order (a job, or at once in-process). */
-  async enqueueEvent(eventId: string): Promise<void> {
+  /**
+   * Hands a stored webhook event to its order (a job, or at once in-process). `stored`: the row
+   * as just stored, which the in-process path applies without reading it back.
+   */
+  async enqueueEvent(eventId: string, stored?: StoredPaymentEvent): Promise<void> {
     if (this.queue) {
       const added = this.queue.add('webhook', { eventId }, { jobId: `evt-${eventId}`, attempts: 8, backoff: { type: 'exponential', delay: 500 } });
       const queued = await Promise.race([added.then(() => true, () => false), new Promise<boolean>((r) => setTimeout(() => r(false), ENQUEUE_TIMEOUT_MS).unref())]);
       if (queued) return;
       this.options.logger.warn({ eventId }, 'Redis did not take the payment event job: processing it in-process');
     }
-    setImmediate(() => void this.run('webhook', () => this.options.service.processEvent(eventId)));
+    setImmediate(() => void this.run('webhook', () => this.options.service.processEvent(eventId, stored)));
   }
 
   /** Asks for the refunds orders marked to be carried out soon (instead of at the next sweep). */

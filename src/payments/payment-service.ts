@@ -1,11 +1,12 @@
 import { createHash } from 'node:crypto';
-import { In, IsNull, LessThanOrEqual } from 'typeorm';
-import { isUniqueViolation } from '../accounts/accounts';
+import { In, IsNull, LessThanOrEqual, type EntityManager } from 'typeorm';
 import type { PaymentEventResult, PaymentOutcome } from '../actors/order/order-actor';
 import type { Result } from '../actors/result';
 import type { ActorSystem } from '../actors/runtime/actor-system';
 import type { RuntimeLogger } from '../actors/runtime/actor';
+import { Batcher } from '../persistence/batcher';
 import type { Database } from '../persistence/database';
+import { execute, placeholders } from '../persistence/sql';
 import { PaymentEntity, PaymentEventEntity } from '../persistence/entities/order.entity';
 import { GatewayRefusedError, type PaymentProvider } from './provider';
 
@@ -18,6 +19,19 @@ export interface PaymentWebhookEvent {
   amount: number;
   currency: string;
   occurredAt: string;
+}
+
+/** A stored event's fields as {@link PaymentService.processEvent} needs them. */
+export interface StoredPaymentEvent {
+  id: string;
+  type: string;
+  paymentId: string;
+  orderId: string;
+  amount: number;
+  currency: string;
+  occurredAt: number;
+  receivedAt: number;
+  source: string;
 }
 
 const OUTCOME: Record<PaymentWebhookEvent['type'], PaymentOutcome> = { 'payment.approved': 'approved', 'payment.declined': 'declined', 'payment.refunded': 'refunded' };
@@ -50,49 +64,102 @@ export interface PaymentServiceOptions {
  */
 export class PaymentService {
   private readonly clock: () => number;
+  /** Event rows to store, grouped (see {@link recordEvent}). */
+  private readonly inserts: Batcher<StoredPaymentEvent, { stored: boolean; row: StoredPaymentEvent }>;
+  /** Payment id -> its order id (null: no such payment), looked up many at a time. */
+  private readonly paymentOrders: Batcher<string, string | null>;
+  /** Events to mark processed with their outcome, many per statement. */
+  private readonly processed: Batcher<{ id: string; outcome: string }, void>;
 
   constructor(private readonly options: PaymentServiceOptions) {
     this.clock = options.clock ?? Date.now;
+    const { db } = options;
+    const insertIgnore = db.dialect === 'sqlite' ? 'INSERT OR IGNORE' : 'INSERT IGNORE';
+    const insert = (m: EntityManager, rows: StoredPaymentEvent[]) =>
+      execute(
+        m,
+        `${insertIgnore} INTO payment_events (id, type, payment_id, order_id, amount, currency, occurred_at, received_at, processed_at, outcome, source) VALUES ${placeholders(rows.length, 11)}`,
+        rows.flatMap((e) => [e.id, e.type, e.paymentId, e.orderId, e.amount, e.currency, e.occurredAt, e.receivedAt, null, null, e.source]),
+      );
+    this.inserts = new Batcher(
+      (events) =>
+        db.autocommit(async (m) => {
+          // Each statement commits on its own: every row is durable before its webhook is answered.
+          const inserted = await insert(m, events);
+          if (inserted === events.length && new Set(events.map((e) => e.id)).size === events.length) return events.map((row) => ({ stored: true, row }));
+          const results: Array<{ stored: boolean; row: StoredPaymentEvent }> = [];
+          for (const row of events) results.push({ stored: (await insert(m, [row])) === 1, row });
+          return results;
+        }),
+      { concurrency: 2, maxBatch: 200 },
+    );
+    this.paymentOrders = new Batcher(
+      async (ids) => {
+        const unique = [...new Set(ids)];
+        const rows: Array<{ id: string; order_id: string }> = await db.read((m) => m.query(`SELECT id, order_id FROM payments WHERE id IN (${unique.map(() => '?').join(', ')})`, unique));
+        const orderOf = new Map(rows.map((r) => [String(r.id), String(r.order_id)]));
+        return ids.map((id) => orderOf.get(id) ?? null);
+      },
+      { concurrency: 2, maxBatch: 200 },
+    );
+    this.processed = new Batcher(
+      async (items) => {
+        const byId = new Map(items.map((i) => [i.id, i.outcome]));
+        const ids = [...byId.keys()];
+        await db.autocommit((m) =>
+          execute(
+            m,
+            `UPDATE payment_events SET processed_at = ?, outcome = CASE id ${ids.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE processed_at IS NULL AND id IN (${ids.map(() => '?').join(', ')})`,
+            [this.clock(), ...ids.flatMap((id) => [id, byId.get(id)]), ...ids],
+          ),
+        );
+        return items.map(() => undefined);
+      },
+      { concurrency: 2, maxBatch: 200 },
+    );
   }
 
-  /** Stores a verified event; `stored: false` when its id was seen before (a duplicate delivery). */
-  async recordEvent(event: PaymentWebhookEvent, source: 'webhook' | 'reconciliation'): Promise<{ stored: boolean }> {
+  /**
+   * Stores a verified event; `stored: false` when its id was seen before (a duplicate delivery).
+   * `row`: the event as stored (for {@link processEvent}).
+   * Concurrent events are written together (one multi-row `INSERT IGNORE`, committed before any
+   * of them is answered); a batch in which some id was already stored is retried row by row, so
+   * each caller learns whether its own row went in.
+   */
+  recordEvent(event: PaymentWebhookEvent, source: 'webhook' | 'reconciliation'): Promise<{ stored: boolean; row: StoredPaymentEvent }> {
     const occurredAt = Date.parse(event.occurredAt);
-    try {
-      await this.options.db.autocommit((m) =>
-        m.insert(PaymentEventEntity, {
-          id: event.id,
-          type: event.type,
-          paymentId: event.paymentId,
-          orderId: event.orderId,
-          amount: event.amount,
-          currency: event.currency,
-          occurredAt: Number.isFinite(occurredAt) ? occurredAt : this.clock(),
-          receivedAt: this.clock(),
-          processedAt: null,
-          outcome: null,
-          source,
-        }),
-      );
-      return { stored: true };
-    } catch (error) {
-      if (isUniqueViolation(error)) return { stored: false };
-      throw error;
-    }
+    return this.inserts.submit({
+      id: event.id,
+      type: event.type,
+      paymentId: event.paymentId,
+      orderId: event.orderId,
+      amount: event.amount,
+      currency: event.currency,
+      occurredAt: Number.isFinite(occurredAt) ? occurredAt : this.clock(),
+      receivedAt: this.clock(),
+      source,
+    });
   }
 
   /**
    * Applies a stored event to its order, once: the order actor is asked with a message id derived
    * from the event id (the runtime answers a redelivery from its inbox), and the event row is
-   * marked processed with what became of it. Returns that outcome.
+   * marked processed with what became of it. Returns that outcome. `stored`: the event as this
+   * process has just stored it (unprocessed), which spares reading its row back.
    */
-  async processEvent(eventId: string): Promise<string> {
-    const row = await this.options.db.read((m) => m.findOne(PaymentEventEntity, { where: { id: eventId } }));
-    if (!row) return 'unknown event';
-    if (row.processedAt !== null) return row.outcome ?? 'processed';
+  async processEvent(eventId: string, stored?: StoredPaymentEvent): Promise<string> {
+    let row: StoredPaymentEvent;
+    if (stored && stored.id === eventId) {
+      row = stored;
+    } else {
+      const found = await this.options.db.read((m) => m.findOne(PaymentEventEntity, { where: { id: eventId } }));
+      if (!found) return 'unknown event';
+      if (found.processedAt !== null) return found.outcome ?? 'processed';
+      row = found;
+    }
     let outcome: string;
-    const orderExists = await this.options.db.read((m) => m.findOne(PaymentEntity, { select: { id: true, orderId: true }, where: { id: row.paymentId } }));
-    if (!orderExists || orderExists.orderId !== row.orderId) {
+    const orderOfPayment = await this.paymentOrders.submit(row.paymentId);
+    if (orderOfPayment !== row.orderId) {
       outcome = `ignored: no payment ${row.paymentId} of order ${row.orderId}`;
     } else {
       const reply = await this.options.actors.ask<Result<PaymentEventResult>>(
@@ -103,7 +170,7 @@ export class PaymentService {
       outcome = reply.ok ? `${reply.value.applied}: ${reply.value.detail}` : `ignored: ${reply.error.detail}`;
       if (reply.ok) this.options.onOutcome?.(reply.value.applied);
     }
-    await this.options.db.autocommit((m) => m.update(PaymentEventEntity, { id: row.id, processedAt: IsNull() }, { processedAt: this.clock(), outcome: outcome.slice(0, 300) }));
+    await this.processed.submit({ id: row.id, outcome: outcome.slice(0, 300) });
     this.options.logger.info({ eventId: row.id, type: row.type, paymentId: row.paymentId, orderId: row.orderId, source: row.source, outcome }, 'payment event processed');
     return outcome;
   }

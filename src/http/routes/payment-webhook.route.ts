@@ -82,10 +82,10 @@ const paymentWebhookRoutes: FastifyPluginAsyncTypebox = async (app) => {
         return { received: true, duplicate: false, ignored: true };
       }
       const event = body as PaymentWebhookEvent;
-      const { stored } = await app.paymentService.recordEvent(event, 'webhook');
+      const { stored, row } = await app.paymentService.recordEvent(event, 'webhook');
       if (stored) {
         try {
-          await app.paymentJobs.enqueueEvent(event.id);
+          await app.paymentJobs.enqueueEvent(event.id, row);
         } catch (err) {
           // Stored: the sweep processes it (stale events), so the gateway need not send it again.
           request.log.warn({ err, eventId: event.id }, 'could not queue a payment event; the sweep will process it');
