@@ -1,12 +1,19 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { io, type Socket } from 'socket.io-client';
+import WebSocket from 'ws';
 
 /**
- * One thread of the fan-out measurement: opens `count` anonymous socket.io connections (websocket)
- * to `origin`, has each watch `dealId`, then records, for every `queue:progress` received during
+ * One thread of the fan-out measurement: opens `count` anonymous socket.io connections to
+ * `origin`, has each watch `dealId`, then records, for every `queue:progress` received during
  * `seconds`, the delay from the server's `at` to its arrival here (same machine, same clock).
- * Messages to the parent: `{ type: 'connected', n }` while connecting, then
+ * Messages to the parent: `{ type: 'connected', n }` while connecting, `{ type: 'ready' }`, then
  * `{ type: 'done', lags: number[], sockets, failed }`.
+ *
+ * The clients speak socket.io's wire protocol themselves over a plain `ws` WebSocket (what
+ * socket.io-client does with `transports: ['websocket']`, minus its per-socket event machinery):
+ * engine.io v4 open packet, namespace connect (`40`), `deal:watch` with an ack (`420[...]` ->
+ * `430[...]`), pong for every ping, and every event frame decoded with JSON.parse. Ten thousand
+ * socket.io-client instances on the same two cores as the server made their own receive loop part
+ * of the measured lag.
  */
 interface Job {
   origin: string;
@@ -15,35 +22,65 @@ interface Job {
   seconds: number;
 }
 
+const PROGRESS_PREFIX = '42["queue:progress",';
+
 async function main(): Promise<void> {
   const job = workerData as Job;
-  const sockets: Socket[] = [];
+  const url = `${job.origin.replace(/^http/, 'ws')}/socket.io/?EIO=4&transport=websocket`;
+  const sockets: WebSocket[] = [];
   let failed = 0;
+  let measuring = false;
+  const lags: number[] = [];
+
   const connectOne = () =>
     new Promise<void>((resolve) => {
-      const socket = io(job.origin, { transports: ['websocket'], reconnection: false, timeout: 20_000 });
-      socket.once('connect', () => {
-        socket.timeout(20_000).emit('deal:watch', { dealId: job.dealId }, (err: unknown) => {
-          if (err) failed += 1;
-          else sockets.push(socket);
-          resolve();
-        });
-      });
-      socket.once('connect_error', () => {
-        failed += 1;
+      const ws = new WebSocket(url, { perMessageDeflate: false });
+      let settled = false;
+      const settle = (ok: boolean) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (ok) sockets.push(ws);
+        else {
+          failed += 1;
+          ws.terminate();
+        }
         resolve();
+      };
+      const timer = setTimeout(() => settle(false), 20_000);
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (isBinary) return;
+        const text = data.toString();
+        if (text === '2') return ws.send('3'); // engine.io ping -> pong
+        if (text.startsWith('42')) {
+          if (measuring && text.startsWith(PROGRESS_PREFIX)) {
+            const [, payload] = JSON.parse(text.slice(2)) as [string, { at: number }];
+            lags.push(Date.now() - payload.at);
+          }
+          return;
+        }
+        if (text.startsWith('0{')) return ws.send('40'); // engine.io open -> socket.io connect
+        if (text.startsWith('40')) return ws.send(`420${JSON.stringify(['deal:watch', { dealId: job.dealId }])}`);
+        if (text.startsWith('44')) return settle(false); // connect_error
+        if (text.startsWith('430')) {
+          const [answer] = JSON.parse(text.slice(3)) as [{ error?: unknown }];
+          settle(!answer || answer.error === undefined);
+        }
       });
+      ws.on('error', () => settle(false));
+      ws.on('close', () => settle(false));
     });
+
   for (let i = 0; i < job.count; i += 100) {
     await Promise.all(Array.from({ length: Math.min(100, job.count - i) }, connectOne));
     parentPort!.postMessage({ type: 'connected', n: Math.min(job.count, i + 100) });
   }
   parentPort!.postMessage({ type: 'ready' });
   await new Promise<void>((resolve) => parentPort!.once('message', () => resolve()));
-  const lags: number[] = [];
-  for (const socket of sockets) socket.on('queue:progress', (e: { at: number }) => lags.push(Date.now() - e.at));
+  measuring = true;
   await new Promise((r) => setTimeout(r, job.seconds * 1000));
-  for (const socket of sockets) socket.close();
+  measuring = false;
+  for (const ws of sockets) ws.terminate();
   parentPort!.postMessage({ type: 'done', lags, sockets: sockets.length, failed });
 }
 

@@ -1,12 +1,12 @@
-import jwt from '@fastify/jwt';
 import Fastify, { type FastifyReply } from 'fastify';
 import Redis from 'ioredis';
+import { AccessTokenVerifier, bearerToken } from '../src/http/access-token-verifier';
 
 /**
  * The baseline of the `queue` benchmark: the common way to build a waiting-room line, one Redis
  * sorted set per deal, one round trip per join (`ZADD key NX <now> <shopper>` then `ZRANK`, sent as
  * one pipeline). A minimal fastify 5 server with the same JWT check as Dealrush (HS256, same
- * secret). Nothing is durable beyond what Redis keeps, and there is no pre-queue, admission or
+ * secret, the same verifier as Dealrush's `authenticate`). Nothing is durable beyond what Redis keeps, and there is no pre-queue, admission or
  * live progress: it is the floor a join cannot go below, not a waiting room.
  *
  * Environment: PORT, HOST, JWT_SECRET, REDIS_URL (default redis://127.0.0.1:6379), KEY_PREFIX.
@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const prefix = process.env.KEY_PREFIX ?? 'bench:queue:';
   const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', { enableAutoPipelining: false, maxRetriesPerRequest: 1 });
   const app = Fastify({ logger: { level: process.env.LOG_LEVEL ?? 'warn' } });
-  await app.register(jwt, { secret, verify: { algorithms: ['HS256'] } });
+  const verifier = new AccessTokenVerifier(secret);
   const problem = (reply: FastifyReply, status: number, code: string, detail: string) =>
     reply.code(status).type('application/problem+json').send({ type: 'about:blank', title: code, status, detail, code });
 
@@ -28,8 +28,10 @@ async function main(): Promise<void> {
     '/api/deals/:dealId/queue',
     {
       onRequest: async (request, reply) => {
+        const token = bearerToken(request.headers.authorization);
         try {
-          await request.jwtVerify();
+          if (token === null) throw new Error('no bearer token');
+          (request as unknown as { user: { sub: string } }).user = verifier.verify(token);
         } catch {
           return problem(reply, 401, 'UNAUTHORIZED', 'the access token is missing, malformed, forged or expired');
         }
