@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { AccessClaims } from '../accounts/accounts';
 
 /** Why a token was refused (the caller answers 401 whatever the reason). */
@@ -21,19 +21,22 @@ const SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/;
  * token for its cache key) that made verification a quarter of a queue join's CPU.
  *
  * Verified tokens are remembered by their whole text (header, payload and signature: a forged
- * payload or signature is a different key) until their `exp`, at most `cacheSize` of them (oldest
- * dropped first), so a shopper polling with the same token pays the HMAC once.
+ * payload or signature is a different key) until their `exp`, in two generations of at most
+ * `cacheSize` each (when the young one is full it becomes the old one and the previous old one is
+ * dropped: O(1) per token, where deleting a Map's oldest key one at a time walks its holes), so a
+ * shopper polling with the same token pays the HMAC once.
  */
 export class AccessTokenVerifier {
-  private readonly key: Buffer;
+  private readonly key: KeyObject;
   private readonly headers = new Map<string, boolean>();
-  private readonly cache = new Map<string, { claims: AccessClaims; expiresAt: number }>();
+  private young = new Map<string, { claims: AccessClaims; expiresAt: number }>();
+  private old = new Map<string, { claims: AccessClaims; expiresAt: number }>();
 
   constructor(
     secret: string,
     private readonly cacheSize = 20_000,
   ) {
-    this.key = Buffer.from(secret, 'utf8');
+    this.key = createSecretKey(Buffer.from(secret, 'utf8'));
   }
 
   /**
@@ -42,11 +45,8 @@ export class AccessTokenVerifier {
    * @throws InvalidAccessToken when it is malformed, forged, of another algorithm, expired or not yet valid.
    */
   verify(token: string, now = Date.now()): AccessClaims {
-    const cached = this.cache.get(token);
-    if (cached !== undefined) {
-      if (now < cached.expiresAt) return cached.claims;
-      this.cache.delete(token);
-    }
+    const cached = this.young.get(token) ?? this.old.get(token);
+    if (cached !== undefined && now < cached.expiresAt) return cached.claims;
     if (token.length > 8192 || !SHAPE.test(token)) throw new InvalidAccessToken('malformed');
     const firstDot = token.indexOf('.');
     const lastDot = token.lastIndexOf('.');
@@ -67,8 +67,11 @@ export class AccessTokenVerifier {
     if (nbf !== undefined && (typeof nbf !== 'number' || now < nbf * 1000)) throw new InvalidAccessToken('not yet valid');
     const claims = Object.freeze(payload) as AccessClaims;
     if (this.cacheSize > 0) {
-      if (this.cache.size >= this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(token, { claims, expiresAt: typeof exp === 'number' ? exp * 1000 : Number.POSITIVE_INFINITY });
+      if (this.young.size >= this.cacheSize) {
+        this.old = this.young;
+        this.young = new Map();
+      }
+      this.young.set(token, { claims, expiresAt: typeof exp === 'number' ? exp * 1000 : Number.POSITIVE_INFINITY });
     }
     return claims;
   }
