@@ -141,6 +141,8 @@ export default fp(
       const name = route.config?.limits;
       if (!name) return;
       if (!(name in parts)) throw new Error(`unknown rate limit "${name}" on ${route.method} ${route.url}`);
+      // Every counter of this action switched off (its maximums set to 0): no hook at all.
+      if (limiters[name].length === 0) return;
       const hook = guard(name);
       const existing = route.preValidation;
       route.preValidation = [hook, ...(existing === undefined ? [] : Array.isArray(existing) ? existing : [existing])];
