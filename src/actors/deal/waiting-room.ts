@@ -253,13 +253,20 @@ export function leaveQueue(room: WaitingRoomState, userId: string, now: number):
   return { room, updated: null };
 }
 
+/** Admissions counted in an outflow window, by window (the list is immutable: summed once per tick, not per join). */
+const outflowSums = new WeakMap<WaitingRoomState['outflow'], number>();
+
 /** Admissions per minute measured over the last minute of ticks (null before the first one). */
 export function measuredOutflow(room: WaitingRoomState, now: number): number | null {
   const first = room.outflow.first();
   if (!first) return null;
   const span = Math.max(now - first[0], 1000);
-  let n = 0;
-  for (const [, count] of room.outflow) n += count;
+  let n = outflowSums.get(room.outflow);
+  if (n === undefined) {
+    n = 0;
+    for (const [, count] of room.outflow) n += count;
+    outflowSums.set(room.outflow, n);
+  }
   return (n * 60_000) / span;
 }
 
