@@ -106,21 +106,28 @@ export const dealStore: ActorStore<DealState> = {
         chunk.flatMap((h) => [h.id, h.dealId, h.userId, h.quantity, h.unitPrice, h.currency, h.status, h.orderId, h.expiresAt, h.createdAt, h.updatedAt]),
       );
     }
-    const groups = new Map<string, { patch: Partial<HoldEntity>; ids: string[] }>();
+    // One statement per kind of patch, not per order: each hold's own order and expiry go in CASE
+    // (a batch attaching the holds of many orders is one UPDATE).
+    const groups = new Map<string, Array<[string, Partial<HoldEntity>]>>();
     for (const [holdId, patch] of patches) {
-      const key = JSON.stringify([patch.status, patch.orderId, patch.expiresAt]);
-      const group = groups.get(key) ?? { patch, ids: [] };
-      group.ids.push(holdId);
+      const key = JSON.stringify([patch.status, patch.orderId !== undefined, patch.expiresAt !== undefined]);
+      const group = groups.get(key) ?? [];
+      group.push([holdId, patch]);
       groups.set(key, group);
     }
-    for (const { patch, ids } of groups.values()) {
-      for (let i = 0; i < ids.length; i += CHUNK) {
-        const chunk = ids.slice(i, i + CHUNK);
+    for (const entries of groups.values()) {
+      const { status, orderId, expiresAt } = entries[0][1];
+      for (let i = 0; i < entries.length; i += CHUNK) {
+        const chunk = entries.slice(i, i + CHUNK);
         const sets = ['status = ?', 'updated_at = ?'];
-        const params: unknown[] = [patch.status, now];
-        if (patch.orderId !== undefined) (sets.push('order_id = ?'), params.push(patch.orderId));
-        if (patch.expiresAt !== undefined) (sets.push('expires_at = ?'), params.push(patch.expiresAt));
-        await execute(manager, `UPDATE holds SET ${sets.join(', ')} WHERE id IN (${chunk.map(() => '?').join(', ')})`, [...params, ...chunk]);
+        const params: unknown[] = [status, now];
+        const byHold = (column: string, value: (patch: Partial<HoldEntity>) => unknown) => {
+          sets.push(`${column} = CASE id ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END`);
+          for (const [holdId, patch] of chunk) params.push(holdId, value(patch));
+        };
+        if (orderId !== undefined) byHold('order_id', (p) => p.orderId);
+        if (expiresAt !== undefined) byHold('expires_at', (p) => p.expiresAt);
+        await execute(manager, `UPDATE holds SET ${sets.join(', ')} WHERE id IN (${chunk.map(() => '?').join(', ')})`, [...params, ...chunk.map(([holdId]) => holdId)]);
       }
     }
   },
