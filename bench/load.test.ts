@@ -1,4 +1,6 @@
-import { percentile, summarize } from './load';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseHttpResponse, percentile, runLoad, summarize } from './load';
 
 describe('percentile (nearest rank)', () => {
   const hundred = Array.from({ length: 100 }, (_, i) => i + 1); // 1..100
@@ -52,5 +54,56 @@ describe('summarize', () => {
     expect(s.count).toBe(0);
     expect(s.p99).toBeNaN();
     expect(s.max).toBeNaN();
+  });
+});
+
+describe('parseHttpResponse', () => {
+  const head = 'HTTP/1.1 201 Created\r\ncontent-type: application/json\r\n';
+  it('reads a Content-Length body, and waits while it is incomplete', () => {
+    const full = Buffer.from(`${head}Content-Length: 11\r\n\r\n{"seq":123}`);
+    expect(parseHttpResponse(full)).toEqual({ status: 201, body: '{"seq":123}', length: full.length });
+    expect(parseHttpResponse(full.subarray(0, full.length - 1))).toBeNull();
+    expect(parseHttpResponse(full.subarray(0, 20))).toBeNull();
+  });
+
+  it('reads a chunked body and a bodiless answer', () => {
+    const chunked = Buffer.from('HTTP/1.1 409 Conflict\r\ntransfer-encoding: chunked\r\n\r\n5\r\n{"cod\r\n9\r\ne":"X"}  \r\n0\r\n\r\n');
+    expect(parseHttpResponse(chunked)).toEqual({ status: 409, body: '{"code":"X"}  ', length: chunked.length });
+    expect(parseHttpResponse(chunked.subarray(0, chunked.length - 2))).toBeNull();
+    const empty = Buffer.from('HTTP/1.1 204 No Content\r\n\r\n');
+    expect(parseHttpResponse(empty)).toEqual({ status: 204, body: '', length: empty.length });
+  });
+
+  it('refuses what is not HTTP', () => {
+    expect(() => parseHttpResponse(Buffer.from('SSH-2.0-x\r\n\r\n'))).toThrow();
+  });
+});
+
+describe('runLoad with the lean client', () => {
+  it('drives a real HTTP server over loopback: counts, outcomes and per-request headers', async () => {
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(String(req.headers['x-n']));
+      req.resume();
+      req.on('end', () => {
+        const n = Number(req.headers['x-n']);
+        if (n % 10 === 9) {
+          res.writeHead(409, { 'content-type': 'application/problem+json' }).end(JSON.stringify({ code: 'SOLD_OUT' }));
+        } else res.writeHead(201, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const result = await runLoad({ client: 'lean', origin: `http://127.0.0.1:${port}`, connections: 8, durationMs: 10_000, maxRequests: 200, makeRequest: (i) => ({ method: 'POST', path: '/x', headers: { 'x-n': String(i) } }) });
+      expect(result.requests).toBe(200);
+      expect(result.outcomes).toEqual({ '201': 180, SOLD_OUT: 20 });
+      expect(result.created).toBe(180);
+      expect(result.stoppedBy).toBe('count');
+      expect(new Set(seen).size).toBe(200);
+      expect(result.latency.count).toBe(200);
+    } finally {
+      server.close();
+    }
   });
 });
