@@ -1,3 +1,4 @@
+import Redis from 'ioredis';
 import pino from 'pino';
 import { dealActor } from '../deal/deal-actor';
 import type { NewDeal } from '../deal/messages';
@@ -7,6 +8,7 @@ import { openDatabase } from '../../persistence/data-source';
 import { Database } from '../../persistence/database';
 import { createTestDatabase, query } from '../../../test/support/services';
 import { ActorSystem } from './actor-system';
+import { ClusterNode } from './cluster/cluster';
 import { waitFor } from '../../../test/support/wait';
 
 /** The runtime against real MariaDB: group commit, fencing, inbox, outbox and durable reminders. */
@@ -184,5 +186,94 @@ describe('ActorSystem (MariaDB)', () => {
     ]);
     await waitFor(async () => (await query(testDb.url, 'SELECT id FROM actor_outbox WHERE id = ?', ['outbox-1'])).length === 0, 6000);
     expect(await row(deal.id)).toMatchObject({ remaining_stock: 3, held_units: 0, sold_units: 2 });
+  });
+
+  it('records every ask from send to reply by kind and route, the commit wait included', async () => {
+    const system = await node();
+    const deal = newDeal();
+    await system.ask({ kind: 'deal', id: deal.id }, { type: 'create', now: Date.now(), deal });
+    const count = (kind: string) => system.askLatency.values('x').find((v) => v.metricName === 'x_count' && v.labels.kind === kind && v.labels.transport === 'in-process')?.value ?? 0;
+    const sum = () => system.askLatency.values('x').find((v) => v.metricName === 'x_sum' && v.labels.kind === 'deal')!.value;
+    const before = count('deal');
+    const sumBefore = sum();
+    const started = performance.now();
+    await Promise.all(Array.from({ length: 50 }, (_, i) => system.ask({ kind: 'deal', id: deal.id }, reserve(`u${i}`))));
+    const elapsed = (performance.now() - started) / 1000;
+    expect(count('deal') - before).toBe(50);
+    // Each reply came after its batch's commit: the asks took time, and none longer than the whole burst.
+    expect(sum() - sumBefore).toBeGreaterThan(0);
+    expect(sum() - sumBefore).toBeLessThanOrEqual(50 * elapsed + 0.001);
+    await system.ask({ kind: 'cart', id: 'u1' }, { type: 'list', now: Date.now() });
+    expect(count('cart')).toBe(1);
+  });
+
+  it('Redis transport: answers every ask of a burst, several replies per pub/sub message, and publishes no reply to a tell', async () => {
+    const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+    const name = `rt-test-${crypto.randomUUID()}`;
+    const db = new Database(await openDatabase({ type: 'mariadb', url: testDb.url }, 8));
+    databases.push(db);
+    const logger = pino({ level: 'silent' });
+    // One node that sends every message through its mailbox streams, even to itself.
+    const cluster = new ClusterNode({ redisUrl, name, nodeId: 'n1', partitions: 4, leaseMs: 5000, heartbeatMs: 1000, replyTimeoutMs: 10_000, localDelivery: false, kinds: ['deal', 'cart', 'order'] }, db, logger);
+    const system = new ActorSystem({ db, logger, transport: cluster.transport, placement: cluster.placement });
+    system.register(dealActor({ stockPublishIntervalMs: 100, room: { tickMs: 1000, goneAfterMs: 60_000, admissionTtlMs: 600_000 } })).register(cartActor).register(orderActor());
+    cluster.bind(system);
+    const listener = new Redis(redisUrl);
+    const replies: string[] = [];
+    let messages = 0;
+    try {
+      await system.start();
+      await cluster.start();
+      await waitFor(async () => cluster.placement.ownedPartitions().length === 12, 10_000);
+      await listener.subscribe(cluster.keys.replies('n1'));
+      listener.on('message', (_channel: string, text: string) => {
+        messages += 1;
+        const parsed = JSON.parse(text) as { id: string } | Array<{ id: string }>;
+        for (const r of Array.isArray(parsed) ? parsed : [parsed]) replies.push(r.id);
+      });
+      const deal = newDeal();
+      const shopper = `rt-${deal.id.slice(0, 8)}-`; // shoppers of this test only
+      await system.ask({ kind: 'deal', id: deal.id }, { type: 'create', now: Date.now(), deal });
+      await waitFor(async () => replies.length === 1, 5000);
+      // 200 reserves at once; each also tells the shopper's cart (holdPlaced) through Redis.
+      const answers = await Promise.all(Array.from({ length: 200 }, (_, i) => system.ask<{ ok: boolean }>({ kind: 'deal', id: deal.id }, reserve(`${shopper}${i}`))));
+      expect(answers.every((a) => a.ok)).toBe(true);
+      expect(await row(deal.id)).toMatchObject({ remaining_stock: 800, held_units: 200 });
+      // The tells arrived (the carts list their hold) although nobody waited for them.
+      let asked = 1 + 200;
+      await waitFor(async () => {
+        asked += 200;
+        const carts = await Promise.all(Array.from({ length: 200 }, (_, i) => system.ask<{ value: unknown[] }>({ kind: 'cart', id: `${shopper}${i}` }, { type: 'list', now: Date.now() })));
+        return carts.every((c) => c.value.length === 1);
+      }, 5000);
+      // One reply per ask (the create, the 200 reserves, 200 per round of lists), none for the
+      // 200 tells; replies of one turn share a message.
+      await waitFor(async () => replies.length >= asked, 5000);
+      await new Promise((r) => setTimeout(r, 200)); // nothing more comes
+      expect(replies.length).toBe(asked);
+      expect(new Set(replies).size).toBe(replies.length);
+      expect(messages).toBeLessThan(replies.length / 2);
+      // Every entry was acknowledged and deleted after its reply.
+      const probe = new Redis(redisUrl);
+      try {
+        const left = async () => {
+          let n = 0;
+          for (const { name: partition } of cluster.placement.ownedPartitions()) n += await probe.xlen(cluster.keys.mailbox(partition));
+          return n;
+        };
+        await waitFor(async () => (await left()) === 0, 5000);
+      } finally {
+        probe.disconnect();
+      }
+    } finally {
+      listener.disconnect();
+      await cluster.stop();
+      await system.stop(1000);
+      cluster.disconnect();
+      const cleaner = new Redis(redisUrl);
+      const keys = await cleaner.keys(`${name}*`);
+      if (keys.length > 0) await cleaner.del(...keys);
+      cleaner.disconnect();
+    }
   });
 });

@@ -159,7 +159,8 @@ export class ActorSystem {
       const route = this.local ? 'in-process' : (this.transport.route?.(to) ?? 'remote');
       const ask = new Ask(envelope, resolve as (reply: unknown) => void, reject, this.host.now() + timeoutMs, timeoutMs, this.deadlines, this.askLatency, route);
       this.deadlines.add(ask);
-      if (this.local) this.enqueueLocal(ask);
+      // In process, or (cluster) an actor of a partition this node owns: straight to its mailbox.
+      if (this.local || route === 'local') this.enqueueLocal(ask);
       else this.transport.request(envelope).then((reply) => ask.resolve(reply), (error) => ask.reject(error));
     });
   }
@@ -173,7 +174,8 @@ export class ActorSystem {
     const envelope: Envelope = { id: this.nextId(), to, message, durable: false };
     const logger = this.options.logger;
     const fail = (err: unknown) => logger.debug({ err, to }, 'tell not delivered');
-    if (this.local) this.enqueueLocal({ envelope, resolve: ignore, reject: fail });
+    if (this.local || this.transport.route?.(to) === 'local') this.enqueueLocal({ envelope, resolve: ignore, reject: fail });
+    else if (this.transport.tell) this.transport.tell(envelope).catch(fail);
     else this.transport.request(envelope).catch(fail);
   }
 

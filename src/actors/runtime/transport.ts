@@ -11,6 +11,11 @@ export interface Transport {
   start(deliver: (envelope: Envelope) => Promise<unknown>): Promise<void>;
   /** Sends `envelope` and resolves with the actor's reply. */
   request(envelope: Envelope): Promise<unknown>;
+  /**
+   * Sends `envelope` without a reply (best effort; a transport without it carries tells as
+   * requests). Resolves once it is handed over; rejects when it could not be.
+   */
+  tell?(envelope: Envelope): Promise<void>;
   stop(): Promise<void>;
   /**
    * The route a request to `to` takes now, for the ask-latency histogram's `transport` label

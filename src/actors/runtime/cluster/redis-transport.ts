@@ -36,9 +36,14 @@ interface WireEnvelope extends Envelope {
   replyTo: string;
   /** When the caller stops waiting (epoch ms): a request not durable is dropped after it. */
   deadline: number;
+  /** A `tell`: nobody waits for the reply, so none is published (the entry is still acknowledged after the turn). */
+  noReply?: true;
 }
 
-/** What travels back on the caller's reply channel. */
+/**
+ * What travels back on the caller's reply channel: one reply, or (several replies to one node in
+ * the same event-loop turn) a JSON array of them in one message.
+ */
 type WireReply = { id: string; ok: true; reply: unknown } | { id: string; ok: false; code: string; message: string };
 
 /**
@@ -60,6 +65,15 @@ export class RedisStreamsTransport implements Transport {
   private readonly consumers = new Map<string, { stop(): Promise<void> }>();
   private sweep: NodeJS.Timeout | null = null;
   private stopped = false;
+  /**
+   * Redis commands gathered during this event-loop turn and sent in one pipeline (one write, one
+   * round trip) by `flush`: mailbox appends per stream, replies per caller's channel (one PUBLISH
+   * each) and acknowledgements per stream (one XACK and one XDEL each).
+   */
+  private appends = new Map<string, Array<{ payload: string; fail(error: unknown): void }>>();
+  private replies = new Map<string, string[]>();
+  private acks = new Map<string, string[]>();
+  private flushScheduled = false;
 
   constructor(private readonly options: RedisTransportOptions) {}
 
@@ -87,17 +101,112 @@ export class RedisStreamsTransport implements Transport {
 
   request(envelope: Envelope): Promise<unknown> {
     if (!this.deliver || this.stopped) return Promise.reject(new ActorRuntimeError('SHUTTING_DOWN', 'transport stopped'));
-    const { placement, redis, nodeId } = this.options;
+    const { placement, nodeId } = this.options;
     const partition = placement.partitionOf(envelope.to);
     if (this.options.localDelivery !== false && placement.owns(partition)) return this.deliver(envelope);
     return new Promise((resolve, reject) => {
-      this.waiting.set(envelope.id, { resolve, reject, at: Date.now() });
-      const wire: WireEnvelope = { ...envelope, replyTo: nodeId, deadline: Date.now() + this.options.replyTimeoutMs };
-      redis.xadd(this.options.keys.mailbox(partition), '*', 'e', JSON.stringify(wire)).catch((err: unknown) => {
+      const now = Date.now();
+      this.waiting.set(envelope.id, { resolve, reject, at: now });
+      const wire: WireEnvelope = { ...envelope, replyTo: nodeId, deadline: now + this.options.replyTimeoutMs };
+      this.append(this.options.keys.mailbox(partition), JSON.stringify(wire), (err) => {
         this.waiting.delete(envelope.id);
         reject(new ActorRuntimeError('UNAVAILABLE', 'the message bus (Redis) is unreachable', { cause: err }));
       });
     });
+  }
+
+  /**
+   * Sends `envelope` without waiting for the actor's reply (a best-effort `tell`): resolves once
+   * it is in the target's mailbox (or, when this node owns the target, once the actor answered).
+   */
+  tell(envelope: Envelope): Promise<void> {
+    if (!this.deliver || this.stopped) return Promise.reject(new ActorRuntimeError('SHUTTING_DOWN', 'transport stopped'));
+    const { placement, nodeId } = this.options;
+    const partition = placement.partitionOf(envelope.to);
+    if (this.options.localDelivery !== false && placement.owns(partition)) return this.deliver(envelope).then(() => undefined);
+    return new Promise((resolve, reject) => {
+      const wire: WireEnvelope = { ...envelope, replyTo: nodeId, deadline: Date.now() + this.options.replyTimeoutMs, noReply: true };
+      this.append(this.options.keys.mailbox(partition), JSON.stringify(wire), (err) => reject(new ActorRuntimeError('UNAVAILABLE', 'the message bus (Redis) is unreachable', { cause: err })));
+      resolve();
+    });
+  }
+
+  /** Queues an XADD of `payload` to the stream `key` for this turn's pipeline; `fail` is called if it does not land. */
+  private append(key: string, payload: string, fail: (error: unknown) => void): void {
+    let list = this.appends.get(key);
+    if (list === undefined) this.appends.set(key, (list = []));
+    list.push({ payload, fail });
+    this.scheduleFlush();
+  }
+
+  /** Queues a reply (serialized) to the node listening on `channel`. */
+  private reply(channel: string, text: string): void {
+    let list = this.replies.get(channel);
+    if (list === undefined) this.replies.set(channel, (list = []));
+    list.push(text);
+    this.scheduleFlush();
+  }
+
+  /** Queues the acknowledgement (XACK, then XDEL) of entry `entryId` of stream `key`. */
+  private ack(key: string, entryId: string): void {
+    let list = this.acks.get(key);
+    if (list === undefined) this.acks.set(key, (list = []));
+    list.push(entryId);
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /**
+   * Sends what this turn gathered in one pipeline: the appends, then the replies, then the
+   * acknowledgements (after their replies, as before batching). A failed append fails its caller
+   * at once; a failed reply or acknowledgement is only logged: the entry stays pending and is
+   * handled again (the inbox and message ids make that harmless), or the caller times out.
+   */
+  private flush(): void {
+    this.flushScheduled = false;
+    const { redis, logger } = this.options;
+    const appends = this.appends;
+    const replies = this.replies;
+    const acks = this.acks;
+    this.appends = new Map();
+    this.replies = new Map();
+    this.acks = new Map();
+    const pipeline = redis.pipeline();
+    const failures: Array<(error: unknown) => void> = [];
+    for (const [key, list] of appends) {
+      for (const entry of list) {
+        pipeline.xadd(key, '*', 'e', entry.payload);
+        failures.push(entry.fail);
+      }
+    }
+    for (const [channel, list] of replies) pipeline.publish(channel, list.length === 1 ? list[0] : `[${list.join(',')}]`);
+    for (const [key, ids] of acks) {
+      pipeline.xack(key, MAILBOX_GROUP, ...ids);
+      pipeline.xdel(key, ...ids);
+    }
+    const appended = failures.length;
+    pipeline.exec().then(
+      (results) => {
+        let warned = false;
+        results?.forEach(([err], i) => {
+          if (!err) return;
+          if (i < appended) failures[i](err);
+          else if (!warned) {
+            warned = true;
+            logger.warn({ err }, 'could not reply or acknowledge; the entries will be handled again');
+          }
+        });
+      },
+      (err: unknown) => {
+        for (const fail of failures) fail(err);
+        if (replies.size + acks.size > 0) logger.warn({ err }, 'could not reply or acknowledge; the entries will be handled again');
+      },
+    );
   }
 
   /** `local` when this node owns `to`'s partition and delivers in process, else `redis`. */
@@ -109,6 +218,7 @@ export class RedisStreamsTransport implements Transport {
     this.stopped = true;
     if (this.sweep) clearInterval(this.sweep);
     await Promise.all([...this.consumers.keys()].map((name) => this.stopConsumer(name)));
+    if (this.flushScheduled) this.flush(); // the replies and acknowledgements gathered so far
     for (const [id, w] of this.waiting) {
       this.waiting.delete(id);
       w.reject(new ActorRuntimeError('SHUTTING_DOWN', 'the node is shutting down'));
@@ -118,12 +228,17 @@ export class RedisStreamsTransport implements Transport {
   }
 
   private onReply(text: string): void {
-    let reply: WireReply;
+    let replies: WireReply | WireReply[];
     try {
-      reply = JSON.parse(text) as WireReply;
+      replies = JSON.parse(text) as WireReply | WireReply[];
     } catch {
       return;
     }
+    if (Array.isArray(replies)) for (const reply of replies) this.settle(reply);
+    else this.settle(replies);
+  }
+
+  private settle(reply: WireReply): void {
     const w = this.waiting.get(reply.id);
     if (!w) return; // the caller gave up already
     this.waiting.delete(reply.id);
@@ -202,7 +317,8 @@ export class RedisStreamsTransport implements Transport {
 
   /** Hands each entry to its actor (in stream order), then replies and acknowledges once it answered. */
   private handle(key: string, entries: Array<[string, string[] | null]>): void {
-    const { redis, logger } = this.options;
+    const { logger } = this.options;
+    const now = Date.now();
     for (const [entryId, fields] of entries) {
       if (!fields) continue; // deleted meanwhile
       let wire: WireEnvelope;
@@ -210,34 +326,33 @@ export class RedisStreamsTransport implements Transport {
         wire = JSON.parse(fields[fields.indexOf('e') + 1]) as WireEnvelope;
       } catch (err) {
         logger.error({ err, entryId }, 'unreadable mailbox entry dropped');
-        void redis.pipeline().xack(key, MAILBOX_GROUP, entryId).xdel(key, entryId).exec();
+        this.ack(key, entryId);
         continue;
       }
-      const { replyTo, deadline, ...envelope } = wire;
-      if (!envelope.durable && deadline < Date.now()) {
+      const { replyTo, deadline, noReply, ...envelope } = wire;
+      if (!envelope.durable && deadline < now) {
         // Its caller has answered 503 already; doing it now would only delay the live requests
         // queued behind it (after a takeover, the backlog). Durable sends are re-sent and kept.
-        void redis.pipeline().xack(key, MAILBOX_GROUP, entryId).xdel(key, entryId).exec().catch(() => undefined);
+        this.ack(key, entryId);
         continue;
       }
-      const answer = (reply: WireReply) =>
-        redis
-          .pipeline()
-          .publish(this.options.keys.replies(replyTo), JSON.stringify(reply))
-          .xack(key, MAILBOX_GROUP, entryId)
-          .xdel(key, entryId)
-          .exec()
-          .catch((err) => logger.warn({ err, entryId }, 'could not reply or acknowledge; the entry will be handled again'));
+      const channel = this.options.keys.replies(replyTo);
+      // The reply and the acknowledgement go out with this turn's others (see `flush`), the
+      // reply first: the entry is acknowledged only once the actor has answered (committed).
+      const answer = (reply: WireReply) => {
+        if (noReply !== true) this.reply(channel, JSON.stringify(reply));
+        this.ack(key, entryId);
+      };
       this.deliver!(envelope).then(
         (reply) => answer({ id: envelope.id, ok: true, reply }),
         (error: unknown) => {
           const code = error instanceof ActorRuntimeError ? error.code : 'ACTOR_FAILED';
           // Not acknowledged when this node lost the actor mid-way: the next owner handles it again.
           if (code === 'FENCED' || code === 'SHUTTING_DOWN') {
-            void redis.publish(this.options.keys.replies(replyTo), JSON.stringify({ id: envelope.id, ok: false, code: 'UNAVAILABLE', message: 'the actor moved; try again' }));
+            if (noReply !== true) this.reply(channel, JSON.stringify({ id: envelope.id, ok: false, code: 'UNAVAILABLE', message: 'the actor moved; try again' }));
             return;
           }
-          void answer({ id: envelope.id, ok: false, code, message: (error as Error).message ?? String(error) });
+          answer({ id: envelope.id, ok: false, code, message: (error as Error).message ?? String(error) });
         },
       );
     }
