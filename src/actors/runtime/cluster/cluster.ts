@@ -51,9 +51,10 @@ export class ClusterNode {
     };
     this.keys = clusterKeys(settings.name);
     this.redis = connect();
-    // The heartbeat has a connection of its own: on the shared one, lease renewals would queue
-    // behind the mailbox traffic of a busy sale, and a node could lose its leases while healthy.
-    this.placement = new LeasePlacement({ redis: connect({ connectionName: `dealrush:${settings.nodeId}:leases` }), keys: this.keys, db, nodeId: settings.nodeId, kinds: settings.kinds, partitions: settings.partitions, leaseMs: settings.leaseMs, heartbeatMs: settings.heartbeatMs, logger });
+    // Leases have connections of their own (acquisitions here, renewals in the renewer's worker
+    // thread): on the shared one, lease traffic would queue behind the mailbox traffic of a busy
+    // sale, and a node could lose its leases while healthy.
+    this.placement = new LeasePlacement({ redis: connect({ connectionName: `dealrush:${settings.nodeId}:leases` }), redisUrl: settings.redisUrl, keys: this.keys, db, nodeId: settings.nodeId, kinds: settings.kinds, partitions: settings.partitions, leaseMs: settings.leaseMs, heartbeatMs: settings.heartbeatMs, logger });
     // Blocking reads and the subscriber queue while reconnecting (their loops retry anyway).
     this.transport = new RedisStreamsTransport({ redis: this.redis, keys: this.keys, connect: () => connect({ enableOfflineQueue: true, maxRetriesPerRequest: null }), nodeId: settings.nodeId, placement: this.placement, logger, replyTimeoutMs: settings.replyTimeoutMs, localDelivery: settings.localDelivery });
   }

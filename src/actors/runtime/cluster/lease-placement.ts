@@ -5,16 +5,17 @@ import { execute } from '../../../persistence/sql';
 import type { Address, RuntimeLogger } from '../actor';
 import { journal } from '../journal';
 import type { Placement } from '../transport';
+import { LeaseRenewer, RENEW_IF_MINE, type RenewerReport } from './lease-renewer';
 import { partitionName, partitionOf, rendezvousOwner, type ClusterKeys } from './partitions';
 
-/** Renews the lease only if this node still holds it. KEYS[1] lease; ARGV node id, ttl ms. */
-const RENEW_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end`;
 /** Drops the lease only if this node holds it. */
 const RELEASE_IF_MINE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) else return 0 end`;
 
 export interface LeasePlacementOptions {
-  /** A command connection (not a subscriber, not blocking). */
+  /** A command connection (not a subscriber, not blocking): acquisitions and releases. */
   redis: Redis;
+  /** Where the lease renewer (a worker thread) opens a connection of its own. */
+  redisUrl: string;
   keys: ClusterKeys;
   db: Database;
   nodeId: string;
@@ -29,12 +30,12 @@ export interface LeasePlacementOptions {
   clock?: () => number;
 }
 
-/** A partition this node holds: its fencing token and until when (this node's clock) it may act. */
+/** A partition this node holds: its fencing token and its slot in the renewer. */
 interface Held {
   kind: string;
   partition: number;
   token: number;
-  validUntil: number;
+  slot: number;
 }
 
 /**
@@ -42,8 +43,12 @@ interface Held {
  * (`SET NX PX`, renewed by a heartbeat), and the owner is chosen by rendezvous hashing over the
  * live nodes, so nodes joining or leaving move only their share. A dead node's partitions are
  * taken over once its lease runs out; a node that cannot renew (Redis down, or paused past its
- * lease) stops acting on its own clock before anyone else may take over (`validUntil` is counted
+ * lease) stops acting on its own clock before anyone else may take over (the validity is counted
  * from before the renewal was sent, minus a margin).
+ *
+ * Renewals run in a worker thread ({@link LeaseRenewer}) so that a busy main event loop cannot
+ * make a healthy node lose its partitions (and reload their actors); acquisitions, hand-overs and
+ * the fencing tokens stay on the main thread, driven by the live-node list each heartbeat reports.
  *
  * Fencing: each acquisition draws a new token for the partition from MariaDB
  * (`partition_fences`, incremented in one statement), so tokens rise forever even when Redis
@@ -56,7 +61,7 @@ export class LeasePlacement implements Placement {
   private readonly gainedListeners: Array<(name: string, kind: string, partition: number) => void> = [];
   private readonly lostListeners: Array<(name: string, kind: string, partition: number, reason: string) => void> = [];
   private timer: NodeJS.Timeout | null = null;
-  private beating = false;
+  private renewer: LeaseRenewer | null = null;
   private acquiring = false;
   private stopped = false;
   private lastWarnAt = 0;
@@ -64,10 +69,20 @@ export class LeasePlacement implements Placement {
   private readonly clock: () => number;
   /** Safety margin (ms) taken off every lease: clock drift and the time a renewal takes to land. */
   private readonly margin: number;
+  /** Partition name of each renewer slot, and back. */
+  private readonly slotNames: string[] = [];
+  private readonly slots = new Map<string, number>();
 
   constructor(private readonly options: LeasePlacementOptions) {
     this.clock = options.clock ?? Date.now;
     this.margin = Math.min(500, Math.floor(options.leaseMs / 5));
+    for (const kind of options.kinds) {
+      for (let partition = 0; partition < options.partitions; partition++) {
+        const name = partitionName(kind, partition);
+        this.slots.set(name, this.slotNames.length);
+        this.slotNames.push(name);
+      }
+    }
   }
 
   /** Calls `listener` when this node takes a partition over. */
@@ -84,10 +99,15 @@ export class LeasePlacement implements Placement {
     return partitionName(address.kind, partitionOf(address.id, this.options.partitions));
   }
 
+  /** Until when (epoch ms) this node may act for a partition it holds. */
+  private validUntil(held: Held): number {
+    return this.renewer?.validFor(held.slot) ?? 0;
+  }
+
   /** Whether this node owns partition `name` and its lease is still good. */
   owns(name: string): boolean {
     const held = this.held.get(name);
-    return held !== undefined && held.validUntil > this.clock();
+    return held !== undefined && this.validUntil(held) > this.clock();
   }
 
   isLocal(address: Address): boolean {
@@ -97,7 +117,7 @@ export class LeasePlacement implements Placement {
   /** The partitions this node holds, with their tokens (for the ops view). */
   ownedPartitions(): Array<{ name: string; token: number; validForMs: number }> {
     const now = this.clock();
-    return [...this.held].map(([name, h]) => ({ name, token: h.token, validForMs: Math.max(0, h.validUntil - now) }));
+    return [...this.held].map(([name, h]) => ({ name, token: h.token, validForMs: Math.max(0, this.validUntil(h) - now) }));
   }
 
   /** The nodes seen alive at the last heartbeat. */
@@ -107,14 +127,28 @@ export class LeasePlacement implements Placement {
 
   async claim(manager: EntityManager, address: Address, now: number): Promise<number | null> {
     const held = this.held.get(this.partitionOf(address));
-    if (!held || held.validUntil <= this.clock()) return null;
+    if (!held || this.validUntil(held) <= this.clock()) return null;
     return (await journal.claimFenceAtMost(manager, address, held.token, now)) ? held.token : null;
   }
 
+  /** Starts the renewer; partitions are taken at its first heartbeat (when Redis answers). */
   async start(): Promise<void> {
     this.stopped = false;
-    await this.heartbeat();
-    this.timer = setInterval(() => void this.heartbeat(), this.options.heartbeatMs);
+    const { keys, nodeId } = this.options;
+    this.renewer ??= new LeaseRenewer(
+      {
+        redisUrl: this.options.redisUrl,
+        nodeId,
+        nodesKey: keys.nodes,
+        leaseKeys: this.slotNames.map((name) => keys.lease(name)),
+        leaseMs: this.options.leaseMs,
+        heartbeatMs: this.options.heartbeatMs,
+        marginMs: this.margin,
+        connectionName: `dealrush:${nodeId}:lease-renewer`,
+      },
+      (report) => this.onReport(report),
+    );
+    this.timer = setInterval(() => this.dropLapsed(), Math.max(100, Math.floor(this.options.heartbeatMs / 2)));
     this.timer.unref();
   }
 
@@ -125,6 +159,8 @@ export class LeasePlacement implements Placement {
     const { redis, nodeId } = this.options;
     const names = [...this.held.keys()];
     for (const name of names) this.lose(name, 'stopping');
+    await this.renewer?.stop();
+    this.renewer = null;
     try {
       const pipeline = redis.pipeline();
       for (const name of names) pipeline.eval(RELEASE_IF_MINE, 1, this.options.keys.lease(name), nodeId);
@@ -139,68 +175,51 @@ export class LeasePlacement implements Placement {
     const held = this.held.get(name);
     if (!held) return;
     this.held.delete(name);
+    this.renewer?.drop(held.slot);
     // Handing over and stopping are routine; a lease lost or run out means this node was cut off.
     const routine = reason === 'stopping' || reason.startsWith('handed over');
     this.options.logger[routine ? 'info' : 'warn']({ partition: name, reason }, 'partition released');
     for (const listener of this.lostListeners) listener(name, held.kind, held.partition, reason);
   }
 
-  /** One round: announce this node, renew or hand over what it holds, take what it should own. */
-  private async heartbeat(): Promise<void> {
-    if (this.beating || this.stopped) return;
-    this.beating = true;
-    const { redis, nodeId, leaseMs, kinds, partitions, logger } = this.options;
-    const started = this.clock();
-    try {
-      const [, , live] = (await redis
-        .pipeline()
-        .zadd(this.options.keys.nodes, started, nodeId)
-        .zremrangebyscore(this.options.keys.nodes, '-inf', started - 10 * leaseMs)
-        .zrangebyscore(this.options.keys.nodes, started - leaseMs, '+inf')
-        .exec())!.map(([err, value]) => {
-        if (err) throw err;
-        return value;
-      }) as [unknown, unknown, string[]];
-      this.liveNodes = live;
+  /** Whatever happened, a lease this node could not renew in time is no longer its own. */
+  private dropLapsed(): void {
+    const now = this.clock();
+    for (const [name, held] of [...this.held]) if (this.validUntil(held) <= now) this.lose(name, 'lease ran out');
+  }
 
-      // Renew everything held in one round trip; hand over what another live node should own.
-      const mine = [...this.held.keys()];
-      const renew = redis.pipeline();
-      for (const name of mine) renew.eval(RENEW_IF_MINE, 1, this.options.keys.lease(name), nodeId, leaseMs);
-      const renewed = mine.length > 0 ? (await renew.exec())! : [];
-      for (let i = 0; i < mine.length; i++) {
-        const name = mine[i];
-        const [err, ok] = renewed[i];
-        if (err || ok !== 1) {
-          this.lose(name, err ? 'renewal failed' : 'lease taken over');
-          continue;
-        }
-        this.held.get(name)!.validUntil = started + leaseMs - this.margin;
-        const desired = rendezvousOwner(name, live);
-        if (desired !== null && desired !== nodeId) {
-          this.lose(name, `handed over to ${desired}`);
-          await redis.eval(RELEASE_IF_MINE, 1, this.options.keys.lease(name), nodeId);
-        }
-      }
-
-      // Acquisitions draw tokens from the database and may be slow under load: they run on
-      // their own, so that they never hold up the next renewals.
-      if (!this.acquiring) {
-        this.acquiring = true;
-        void this.acquire(live)
-          .catch((err) => logger.warn({ err }, 'partition acquisition failed; retrying at the next heartbeat'))
-          .finally(() => (this.acquiring = false));
-      }
-    } catch (err) {
-      if (started - this.lastWarnAt > 5000) {
-        this.lastWarnAt = started;
-        logger.warn({ err }, 'cluster heartbeat failed (Redis unreachable?); partitions lapse when their lease runs out');
-      }
-    } finally {
-      // Whatever happened, a lease this node could not renew in time is no longer its own.
+  private onReport(report: RenewerReport): void {
+    if (this.stopped) return;
+    if (report.type === 'lost') {
+      this.lose(this.slotNames[report.slot], report.reason);
+    } else if (report.type === 'failed') {
       const now = this.clock();
-      for (const [name, held] of [...this.held]) if (held.validUntil <= now) this.lose(name, 'lease ran out');
-      this.beating = false;
+      if (now - this.lastWarnAt > 5000) {
+        this.lastWarnAt = now;
+        this.options.logger.warn({ err: { message: report.message } }, 'cluster heartbeat failed (Redis unreachable?); partitions lapse when their lease runs out');
+      }
+    } else {
+      this.liveNodes = report.nodes;
+      void this.rebalance(report.nodes);
+    }
+  }
+
+  /** Hands over what another live node should own; takes what this node should. */
+  private async rebalance(live: string[]): Promise<void> {
+    const { redis, nodeId, logger } = this.options;
+    this.dropLapsed();
+    for (const name of [...this.held.keys()]) {
+      const desired = rendezvousOwner(name, live);
+      if (desired === null || desired === nodeId) continue;
+      this.lose(name, `handed over to ${desired}`);
+      await redis.eval(RELEASE_IF_MINE, 1, this.options.keys.lease(name), nodeId).catch(() => undefined);
+    }
+    // Acquisitions draw tokens from the database and may be slow under load: one at a time.
+    if (!this.acquiring) {
+      this.acquiring = true;
+      void this.acquire(live)
+        .catch((err) => logger.warn({ err }, 'partition acquisition failed; retrying at the next heartbeat'))
+        .finally(() => (this.acquiring = false));
     }
   }
 
@@ -222,11 +241,13 @@ export class LeasePlacement implements Placement {
           await redis.eval(RELEASE_IF_MINE, 1, this.options.keys.lease(name), nodeId).catch(() => undefined);
           continue;
         }
-        if (this.stopped) return;
+        if (this.stopped || !this.renewer) return;
         // Renew at once: drawing the token may have taken a good part of the lease.
         const renewedAt = this.clock();
         if ((await redis.eval(RENEW_IF_MINE, 1, this.options.keys.lease(name), nodeId, leaseMs)) !== 1) continue;
-        this.held.set(name, { kind, partition, token, validUntil: renewedAt + leaseMs - this.margin });
+        const slot = this.slots.get(name)!;
+        this.held.set(name, { kind, partition, token, slot });
+        this.renewer.hold(slot, renewedAt + leaseMs - this.margin);
         logger.info({ partition: name, token }, 'partition acquired');
         for (const listener of this.gainedListeners) listener(name, kind, partition);
       }
