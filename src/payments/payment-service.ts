@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { isUniqueViolation } from '../accounts/accounts';
 import { In, IsNull, LessThanOrEqual, type EntityManager } from 'typeorm';
 import type { PaymentEventResult, PaymentOutcome } from '../actors/order/order-actor';
 import type { Result } from '../actors/result';
@@ -75,21 +76,30 @@ export class PaymentService {
     this.clock = options.clock ?? Date.now;
     const { db } = options;
     const insertIgnore = db.dialect === 'sqlite' ? 'INSERT OR IGNORE' : 'INSERT IGNORE';
-    const insert = (m: EntityManager, rows: StoredPaymentEvent[]) =>
+    const insert = (m: EntityManager, verb: string, rows: StoredPaymentEvent[]) =>
       execute(
         m,
-        `${insertIgnore} INTO payment_events (id, type, payment_id, order_id, amount, currency, occurred_at, received_at, processed_at, outcome, source) VALUES ${placeholders(rows.length, 11)}`,
+        `${verb} INTO payment_events (id, type, payment_id, order_id, amount, currency, occurred_at, received_at, processed_at, outcome, source) VALUES ${placeholders(rows.length, 11)}`,
         rows.flatMap((e) => [e.id, e.type, e.paymentId, e.orderId, e.amount, e.currency, e.occurredAt, e.receivedAt, null, null, e.source]),
       );
     this.inserts = new Batcher(
       (events) =>
         db.autocommit(async (m) => {
-          // Each statement commits on its own: every row is durable before its webhook is answered.
-          const inserted = await insert(m, events);
-          if (inserted === events.length && new Set(events.map((e) => e.id)).size === events.length) return events.map((row) => ({ stored: true, row }));
-          const results: Array<{ stored: boolean; row: StoredPaymentEvent }> = [];
-          for (const row of events) results.push({ stored: (await insert(m, [row])) === 1, row });
-          return results;
+          // A second copy of an event in the same group is a duplicate of the first.
+          const first = new Map<string, StoredPaymentEvent>();
+          for (const e of events) if (!first.has(e.id)) first.set(e.id, e);
+          const unique = [...first.values()];
+          const stored = new Set<string>();
+          try {
+            // One statement, committed on its own before anyone is answered; all or nothing.
+            await insert(m, 'INSERT', unique);
+            for (const e of unique) stored.add(e.id);
+          } catch (error) {
+            if (!isUniqueViolation(error)) throw error;
+            // Some event was stored before (a redelivery): row by row, each learns its own fate.
+            for (const e of unique) if ((await insert(m, insertIgnore, [e])) === 1) stored.add(e.id);
+          }
+          return events.map((row) => ({ stored: stored.has(row.id) && first.get(row.id) === row, row }));
         }),
       { concurrency: 2, maxBatch: 200 },
     );
@@ -122,8 +132,9 @@ export class PaymentService {
   /**
    * Stores a verified event; `stored: false` when its id was seen before (a duplicate delivery).
    * `row`: the event as stored (for {@link processEvent}).
-   * Concurrent events are written together (one multi-row `INSERT IGNORE`, committed before any
-   * of them is answered); a batch in which some id was already stored is retried row by row, so
+   * Concurrent events are written together (one multi-row `INSERT`, committed before any of them
+   * is answered; a second copy in the same group is a duplicate); when some id was stored before,
+   * that statement inserts nothing and the group is written row by row (`INSERT IGNORE`), so
    * each caller learns whether its own row went in.
    */
   recordEvent(event: PaymentWebhookEvent, source: 'webhook' | 'reconciliation'): Promise<{ stored: boolean; row: StoredPaymentEvent }> {

@@ -214,6 +214,30 @@ describe('payments (MariaDB, mock gateway over HTTP, BullMQ)', () => {
     await waitFor(async () => (await dealRow(deal.id)).sold_units === 1);
   });
 
+  it('a burst of checkouts and webhooks at once: each hold carries its own order, each event is stored and applied once', async () => {
+    // Concurrent requests share statements (holds attached by one UPDATE, events stored by one
+    // INSERT): each row must still get its own values, and a duplicate in the same group be told so.
+    const deal = await makeDeal(app, seller.token, { totalStock: 12 });
+    const shoppers = await Promise.all(Array.from({ length: 12 }, () => makeUser(app)));
+    const started = await Promise.all(shoppers.map((s) => checkoutAndPay(base, s.token, deal.id)));
+    const holds = await query<{ id: string; order_id: string; status: string }>(db.url, 'SELECT id, order_id, status FROM holds WHERE deal_id = ?', [deal.id]);
+    expect(new Map(holds.map((h) => [h.id, [h.order_id, h.status]]))).toEqual(new Map(started.map((p) => [p.holdId, [p.order.id, 'ordered']])));
+
+    const signed = started.map(({ order: o, payment }) => ({ id: `evt_burst_${payment.paymentId}`, type: 'payment.approved', paymentId: payment.paymentId, orderId: o.id, amount: 1000, currency: 'KRW', occurredAt: new Date().toISOString() }));
+    const answers = await Promise.all(signed.flatMap((event) => [postWebhook(base, SECRET, event), postWebhook(base, SECRET, event)]));
+    expect(answers.map((a) => a.status)).toEqual(answers.map(() => 200));
+    signed.forEach((_, i) => expect([answers[2 * i].json.duplicate, answers[2 * i + 1].json.duplicate].sort()).toEqual([false, true]));
+
+    await Promise.all(started.map(({ order: o }, i) => paidSoon(shoppers[i].token, o.id)));
+    for (const { payment } of started) {
+      await waitFor(async () => (await events(payment.paymentId))[0]?.processed_at !== null);
+      expect(await events(payment.paymentId)).toEqual([expect.objectContaining({ source: 'webhook', outcome: expect.stringMatching(/^paid/) })]);
+      expect(await paymentRow(payment.paymentId)).toEqual({ status: 'approved', flag: null });
+    }
+    await waitFor(async () => (await dealRow(deal.id)).sold_units === 12);
+    expect(balanced(await dealRow(deal.id))).toBe(true);
+  });
+
   it('10 concurrent pay requests with one Idempotency-Key make one payment at the gateway, with identical answers', async () => {
     const shopper = await makeUser(app);
     const deal = await makeDeal(app, seller.token);
