@@ -109,7 +109,9 @@ interface State {
 
 function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSignal: StopSignal): Promise<ShopperResult> {
   const n = job.origins.length;
-  const pools = job.origins.map((o) => new Pool(o, { connections: 96, keepAliveTimeout: 30_000, headersTimeout: 20_000, bodyTimeout: 20_000, connectTimeout: 5_000 }));
+  // Browsers open their own connections; a few hundred per node and process keeps shoppers from
+  // queueing inside the load generator (which would count as server latency).
+  const pools = job.origins.map((o) => new Pool(o, { connections: 256, keepAliveTimeout: 30_000, headersTimeout: 20_000, bodyTimeout: 20_000, connectTimeout: 5_000 }));
   const gatewayPools = new Map<string, Pool>();
   const gatewayPool = (origin: string) => {
     let p = gatewayPools.get(origin);
