@@ -383,7 +383,9 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
         if (status && want.includes(status)) break;
         if (Date.now() > job.deadline + 15_000 || (stopSignal.stoppedAt !== null && Date.now() > stopSignal.stoppedAt + 10_000)) return finish(s, 'unpaid');
         await nap(s, 1000);
-        if (Date.now() - lastLook >= 2000) {
+        // The order page listens for order:updated; it asks over HTTP now and then, more often
+        // while its socket is down.
+        if (Date.now() - lastLook >= (s.socket?.connected ? 10_000 : 2000)) {
           lastLook = Date.now();
           const o = await call(s, 'order/get', 'GET', `/api/orders/${orderId}`);
           if (o.status === 200) {
