@@ -335,7 +335,8 @@ const strOrNull = (v: unknown): string | null => (v === null || v === undefined 
  * The order's rows, in plain parameterized SQL (the hot path of checkout: TypeORM's query
  * builders cost more CPU than these statements). A new order costs one SELECT to load (it finds
  * nothing) and, in its first commit, one INSERT for the order and one for its items; a later
- * turn one UPDATE of the order and one statement per payment change.
+ * turn one UPDATE of the order and one statement per payment change, except on MariaDB a turn
+ * that changes the order and one existing payment (a webhook's), which is one two-table UPDATE.
  */
 const orderStore: ActorStore<OrderState> = {
   exists: (state) => state.order !== null,
@@ -400,6 +401,19 @@ const orderStore: ActorStore<OrderState> = {
         order.items.flatMap((item, index) => [`${id}-${String(index).padStart(3, '0')}`, id, item.dealId, item.holdId, item.quantity, item.unitPrice]),
       );
     } else if (ops.some((c) => c.op === 'update')) {
+      const paymentChanges = ops.filter((c) => c.op === 'updatePayment' || c.op === 'insertPayment');
+      const mariadb = manager.connection.options.type === 'mariadb' || manager.connection.options.type === 'mysql';
+      if (mariadb && paymentChanges.length === 1 && paymentChanges[0].op === 'updatePayment') {
+        // The usual turn of a webhook (paid, declined): the order and its payment in one statement.
+        const p = paymentChanges[0].payment;
+        const affected = await execute(
+          manager,
+          'UPDATE orders o JOIN payments p ON p.id = ? AND p.order_id = o.id SET o.status = ?, o.payment_id = ?, o.paid_at = ?, o.updated_at = ?, o.refund_status = ?, o.refund_reason = ?, o.refund_payment_id = ?, o.refund_amount = ?, o.refunded_at = ?, p.status = ?, p.flag = ?, p.refund_reason = ?, p.refunded_at = ?, p.updated_at = ? WHERE o.id = ?',
+          [p.id, order.status, order.paymentId, order.paidAt, now, ...refundValues, p.status, p.flag, p.refundReason, p.status === 'refunded' ? p.updatedAt : null, now, id],
+        );
+        if (affected === 0) throw new Error(`order ${id} or its payment ${p.id} has no row`);
+        return;
+      }
       await execute(
         manager,
         'UPDATE orders SET status = ?, payment_id = ?, paid_at = ?, updated_at = ?, refund_status = ?, refund_reason = ?, refund_payment_id = ?, refund_amount = ?, refunded_at = ? WHERE id = ?',
