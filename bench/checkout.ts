@@ -50,8 +50,14 @@ export interface CheckoutReport {
   /** Shoppers whose three calls all succeeded, and the failures by step and answer. */
   completed: number;
   failures: Record<string, number>;
-  /** From the start of the clock until the last order was paid (its `paid_at`), ms; null if not all were. */
+  /**
+   * From the start of the clock until the last order was paid in the database, ms: the later of
+   * its `paid_at` and the first poll (every 25 ms) that found every paid row committed; null if
+   * not all were paid.
+   */
   allPaidMs: number | null;
+  /** The latest `paid_at` (the order turn's clock, taken before its commit), ms from the clock's start. */
+  lastPaidAtMs: number | null;
   paid: number;
   /** Per shopper: start to `paid_at`; and the steps' own latencies (client side). */
   shopperToPaid: LatencySummary;
@@ -204,9 +210,12 @@ export async function runCheckout(options: CheckoutOptions, teardown: Teardown):
   void shopping.then(() => (shoppingDone = true));
   const deadline = t0 + options.timeoutSeconds * 1000;
   let paidCount = 0;
+  /** When a poll first found every order's paid row committed (ms from the clock's start; at most a poll late). */
+  let allCommittedMs: number | null = null;
   for (;;) {
     const [[row]] = await admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${database}\`.orders WHERE status = 'paid'`);
     paidCount = Number(row.n);
+    if (allCommittedMs === null && paidCount >= options.shoppers) allCommittedMs = Date.now() - t0;
     const expected = shoppingDone ? timings.filter(Boolean).length : options.shoppers;
     if (shoppingDone && paidCount >= expected) break;
     if (Date.now() > deadline) break;
@@ -224,7 +233,10 @@ export async function runCheckout(options: CheckoutOptions, teardown: Teardown):
   const paidAt = new Map(orders.filter((o) => o.status === 'paid').map((o) => [String(o.id), Number(o.paid_at)]));
   const done = timings.filter((t): t is ShopperTiming => t !== null);
   const allPaid = done.length === options.shoppers && done.every((t) => paidAt.has(t.orderId));
-  const allPaidMs = allPaid ? Math.max(...done.map((t) => paidAt.get(t.orderId)!)) - t0 : null;
+  const lastPaidAtMs = allPaid ? Math.max(...done.map((t) => paidAt.get(t.orderId)!)) - t0 : null;
+  // paid_at is the order turn's clock, taken before its commit waited for a connection and
+  // committed: the end is whichever is later, that or the poll that saw the last paid row.
+  const allPaidMs = lastPaidAtMs === null ? null : Math.max(lastPaidAtMs, allCommittedMs ?? lastPaidAtMs);
   const events = await db('SELECT payment_id, received_at, processed_at, outcome FROM `db`.payment_events');
   const processed = events.filter((e) => e.processed_at !== null);
   const firstReceived = Math.min(...events.map((e) => Number(e.received_at)));
@@ -255,6 +267,7 @@ export async function runCheckout(options: CheckoutOptions, teardown: Teardown):
     completed: done.length,
     failures,
     allPaidMs,
+    lastPaidAtMs,
     paid: paidAt.size,
     shopperToPaid: summarize(done.filter((t) => paidAt.has(t.orderId)).map((t) => paidAt.get(t.orderId)! - t0 - t.start)),
     steps: {
@@ -352,7 +365,7 @@ export function renderCheckoutText(r: CheckoutReport): string {
     '',
     ...lines,
     '',
-    `all paid after: ${r.allPaidMs === null ? `NOT all paid (${r.paid} of ${r.parameters.shoppers})` : `${f0(r.allPaidMs)} ms`} (target < ${TARGET_ALL_PAID_MS} ms: ${r.targets.allPaidUnder2s ? 'met' : 'NOT met'})`,
+    `all paid after: ${r.allPaidMs === null ? `NOT all paid (${r.paid} of ${r.parameters.shoppers})` : `${f0(r.allPaidMs)} ms (last paid_at ${f0(r.lastPaidAtMs)} ms)`} (target < ${TARGET_ALL_PAID_MS} ms: ${r.targets.allPaidUnder2s ? 'met' : 'NOT met'})`,
     `webhooks processed: ${r.webhooks.processed}, ${f0(r.webhooks.perSecond)}/s over the run (first received to last processed), peak ${r.webhooks.peakPerSecond} in one second; deliveries at the gateway: ${deliveriesText(r)}`,
     `failures: ${failuresText(r)}; CPU: ${cpuText(r)}; server log: ${r.serverLog.warn} warn, ${r.serverLog.error} error`,
     `database: ${r.check.detail}`,
