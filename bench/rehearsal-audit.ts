@@ -245,3 +245,49 @@ export async function runAudit(input: { databaseUrl: string; gatewayOrigin: stri
     await db.end().catch(() => undefined);
   }
 }
+
+/** The baseline row's audit (see runBaselineAudit). */
+export interface BaselineAuditResult {
+  ok: boolean;
+  checks: AuditCheck[];
+  counts: { totalUnits: number; remaining: number; heldUnits: number; holdRows: number };
+}
+
+/**
+ * Audits the rehearsal's baseline run (bench/baseline-server.ts, tables `bench_deals` and
+ * `bench_holds` of the database at `databaseUrl`) against MariaDB:
+ * - remaining + the sum of bench_holds quantities == total, and remaining is not negative;
+ * - every 201 a shopper saw (`results[].seen.holds`) has its bench_holds row (same user and quantity).
+ * @throws Error when the database cannot be read or the deal row is missing.
+ */
+export async function runBaselineAudit(input: { databaseUrl: string; dealId: string; totalUnits: number; results: ShopperResult[] }): Promise<BaselineAuditResult> {
+  const db = await createConnection({ uri: input.databaseUrl, supportBigNumbers: true, bigNumberStrings: false, connectTimeout: 5000 });
+  try {
+    const [deal] = await rows<{ remaining: number }>(db, 'SELECT remaining FROM bench_deals WHERE id = ?', [input.dealId]);
+    if (!deal) throw new Error(`baseline deal ${input.dealId} is missing`);
+    const holds = await rows<{ id: string; user_id: string; quantity: number }>(db, 'SELECT id, user_id, quantity FROM bench_holds WHERE deal_id = ?', [input.dealId]);
+    const remaining = Number(deal.remaining);
+    const heldUnits = holds.reduce((n, h) => n + Number(h.quantity), 0);
+    const checks: AuditCheck[] = [];
+    {
+      const problems: string[] = [];
+      if (remaining + heldUnits !== input.totalUnits) problems.push(`held ${heldUnits} + remaining ${remaining} = ${heldUnits + remaining}, total ${input.totalUnits}`);
+      if (remaining < 0) problems.push(`remaining ${remaining} < 0`);
+      checks.push({ name: 'held + remaining == total, remaining >= 0', ok: problems.length === 0, detail: problems.length ? problems.join('; ') : `held ${heldUnits} (${holds.length} rows) + remaining ${remaining} = ${input.totalUnits}` });
+    }
+    {
+      const seen = input.results.flatMap((r) => r.seen.holds);
+      const byId = new Map(holds.map((h) => [h.id, h]));
+      const problems: string[] = [];
+      for (const h of seen) {
+        const row = byId.get(h.id);
+        if (!row) problems.push(`hold ${h.id}`);
+        else if (row.user_id !== h.userId || Number(row.quantity) !== h.quantity) problems.push(`hold ${h.id} differs (${row.user_id} x${row.quantity})`);
+      }
+      checks.push({ name: 'every 201 a shopper saw has its bench_holds row', ok: problems.length === 0, detail: problems.length ? `${problems.length} missing or wrong${sample(problems)}` : `${seen.length} holds checked; ${holds.length - seen.length} rows without a 201 seen (an answer lost on the way)` });
+    }
+    return { ok: checks.every((c) => c.ok), checks, counts: { totalUnits: input.totalUnits, remaining, heldUnits, holdRows: holds.length } };
+  } finally {
+    await db.end().catch(() => undefined);
+  }
+}

@@ -3,6 +3,7 @@ import { dirname, join, relative } from 'node:path';
 import { summarize, type LatencySummary } from './load';
 import { appendMarkdown, type MachineInfo } from './report';
 import type { AuditResult } from './rehearsal-audit';
+import { comparisonRows, renderBaselineMarkdown, renderBaselineText, renderComparisonMarkdown, renderComparisonText, type BaselineReport, type ComparisonRow } from './rehearsal-baseline';
 import type { RehearsalOptions } from './rehearsal';
 import type { ShopperResult } from './rehearsal-shopper';
 import { repoRoot } from './servers';
@@ -52,6 +53,10 @@ export interface RehearsalReport {
   targets: { allSoldAndPaid: boolean; soldOutUnder10s: boolean | null; progressLagP99Under500ms: boolean };
   samples: Sample[];
   chart: string | null;
+  /** The baseline row (same shoppers against bench/baseline-server.ts); null with --no-baseline. */
+  baseline: BaselineReport | null;
+  /** Dealrush's row and the baseline's, side by side; null without the baseline. */
+  comparison: ComparisonRow[] | null;
 }
 
 const perSecond = (times: number[], opensAt: number, weights?: number[]): number[] => {
@@ -82,6 +87,7 @@ export function buildReport(input: {
   audit: AuditResult;
   soldOutAllPaidAt: number | null;
   cpu: Record<string, number | null>;
+  baseline?: BaselineReport | null;
 }): RehearsalReport {
   const { options, opensAt } = input;
   // Samples are pushed when their slowest request answers: put them back in time order.
@@ -143,6 +149,8 @@ export function buildReport(input: {
     },
     samples: input.samples,
     chart: null,
+    baseline: input.baseline ?? null,
+    comparison: input.baseline ? comparisonRows({ timeline: { soldOutSeconds }, peaks: { holdsPerSecond: Math.max(0, ...perSec.holds) }, latency, errors, audit: input.audit }, input.baseline) : null,
   };
 }
 
@@ -176,6 +184,8 @@ export function renderText(r: RehearsalReport): string {
     `audit: ${r.audit.ok ? 'PASSED' : 'FAILED'} (settled in ${f1(r.audit.settledInMs / 1000)} s)`,
     ...r.audit.checks.map((c) => `  ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
     `targets: all units sold and paid with a clean audit ${yes(r.targets.allSoldAndPaid)}; sold out in under 10 s ${yes(r.targets.soldOutUnder10s)}; queue:progress lag p99 under 500 ms ${yes(r.targets.progressLagP99Under500ms)}`,
+    ...(r.baseline ? [renderBaselineText(r.baseline)] : []),
+    ...(r.comparison ? renderComparisonText(r.comparison) : []),
   ].join('\n');
 }
 
@@ -215,6 +225,8 @@ export function renderMarkdown(r: RehearsalReport, chartLink: string | null): st
     '',
     `Targets: all units sold and paid with a clean audit ${yes(r.targets.allSoldAndPaid)}; sold out in under 10 s ${yes(r.targets.soldOutUnder10s)}; \`queue:progress\` lag p99 under 500 ms ${yes(r.targets.progressLagP99Under500ms)}.`,
     '',
+    ...(r.comparison ? ['Dealrush against the one-transaction-per-purchase baseline (same shoppers, seed and arrival curve, run right after):', '', ...renderComparisonMarkdown(r.comparison), ''] : []),
+    ...(r.baseline ? [...renderBaselineMarkdown(r.baseline), ''] : []),
     chartLink ? `![Stock, waiting shoppers and payments over the rehearsal](${chartLink})` : '',
     '',
   ].join('\n');

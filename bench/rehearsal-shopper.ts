@@ -39,9 +39,17 @@ export interface ShopperJob {
   deadline: number;
   pollMs: number;
   shoppers: ShopperPlan[];
+  /**
+   * `dealrush` (the default): the whole journey above. `baseline`: the rehearsal's baseline row
+   * against bench/baseline-server.ts (one transaction per purchase): no socket, no waiting room, no
+   * payment; at its arrival (an early bird: at the opening, as a refresh would) the shopper sends
+   * one `POST /api/cart/items { dealId, quantity }` (503 and network errors retried as in `call`)
+   * and is done with 201 (`held`) or 409 SOLD_OUT (`sold_out`).
+   */
+  mode?: 'dealrush' | 'baseline';
 }
 
-export type Outcome = 'paid' | 'sold_out' | 'cancelled' | 'abandoned_hold' | 'abandoned_order' | 'not_admitted' | 'limit' | 'hold_expired' | 'refunded' | 'unpaid' | 'error' | 'not_arrived';
+export type Outcome = 'paid' | 'held' | 'sold_out' | 'cancelled' | 'abandoned_hold' | 'abandoned_order' | 'not_admitted' | 'limit' | 'hold_expired' | 'refunded' | 'unpaid' | 'error' | 'not_arrived';
 
 export interface ShopperRecord {
   id: string;
@@ -90,6 +98,8 @@ interface StopSignal {
   stopped: boolean;
   stoppedAt: number | null;
   onAbort?: () => void;
+  /** Called once on `stop` (the baseline: shoppers still to arrive are not started). */
+  onStop?: () => void;
 }
 
 export const SHIPPING = { name: 'Rehearsal Shopper', phone: '010-0000-0000', line1: '1 Sejong-daero', postalCode: '04524', country: 'KR' };
@@ -409,6 +419,24 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
     }
   };
 
+  /** The baseline's shopper: one purchase, one POST (see ShopperJob.mode). */
+  const shopBaseline = async (s: State): Promise<void> => {
+    const plan = s.plan;
+    s.record.arrivedAt = Date.now();
+    progress.arrived += 1;
+    const res = await call(s, 'hold', 'POST', '/api/cart/items', { dealId: job.dealId, quantity: plan.quantity });
+    if (res.status === 201) {
+      s.record.heldAt = Date.now();
+      s.record.quantity = plan.quantity;
+      seen.holds.push({ id: res.json.hold.id, userId: plan.id, quantity: plan.quantity, at: s.record.heldAt });
+      progress.held += 1;
+      return finish(s, 'held');
+    }
+    const code: string = res.json?.code ?? `HTTP ${res.status}`;
+    countError(`hold ${code}`);
+    return finish(s, code === 'SOLD_OUT' ? 'sold_out' : 'error');
+  };
+
   const states: State[] = job.shoppers.map((plan) => ({
     plan,
     record: { id: plan.id, arrivedAt: null, joinMs: null, admittedAt: null, heldAt: null, quantity: 0, paidAt: null, outcome: 'not_arrived' },
@@ -421,18 +449,33 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
     orderStatus: new Map(),
   }));
   const ticker = setInterval(() => send({ type: 'progress', progress }), 1000);
+  // The baseline's stop (its deal sold out; it never gets units back): the shoppers still to arrive
+  // are let go at once instead of at their arrival.
+  const arrivals = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+  if (job.mode === 'baseline') {
+    stopSignal.onStop = () => {
+      for (const a of arrivals) {
+        clearTimeout(a.timer);
+        a.resolve();
+      }
+      arrivals.clear();
+    };
+  }
   const runs = states.map(
     (s) =>
       new Promise<void>((resolve) => {
-        setTimeout(() => {
+        const arrival = { timer: undefined as unknown as NodeJS.Timeout, resolve };
+        arrivals.add(arrival);
+        arrival.timer = setTimeout(() => {
+          arrivals.delete(arrival);
           if (over()) return resolve();
-          shop(s)
+          (job.mode === 'baseline' ? shopBaseline(s) : shop(s))
             .catch((error) => {
               countError(`shopper ${(error as Error).message.slice(0, 80)}`);
               finish(s, 'error');
             })
             .finally(resolve);
-        }, Math.max(0, s.plan.arriveAt - Date.now()));
+        }, Math.max(0, (job.mode === 'baseline' ? Math.max(s.plan.arriveAt, job.opensAt) : s.plan.arriveAt) - Date.now()));
       }),
   );
   // `abort` (the parent's hard stop): answer at once with what there is.
@@ -455,6 +498,7 @@ if (parentPort && workerData) {
     if (m.type === 'stop' && !stopSignal.stopped) {
       stopSignal.stopped = true;
       stopSignal.stoppedAt = Date.now();
+      stopSignal.onStop?.();
     }
   });
   runShoppers(workerData as ShopperJob, (m) => port.postMessage(m), stopSignal).then(
@@ -475,6 +519,7 @@ if (parentPort && workerData) {
     } else if (m.type === 'stop' && !stopSignal.stopped) {
       stopSignal.stopped = true;
       stopSignal.stoppedAt = Date.now();
+      stopSignal.onStop?.();
     } else if (m.type === 'abort') {
       stopSignal.stopped = true;
       stopSignal.stoppedAt ??= Date.now();

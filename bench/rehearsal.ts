@@ -1,8 +1,8 @@
 import { fork } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { createConnection, type Connection } from 'mysql2/promise';
@@ -12,6 +12,7 @@ import { accessTokenSigner } from '../src/accounts/tokens';
 import { clusterKeys, partitionName, partitionOf, rendezvousOwner } from '../src/actors/runtime/cluster/partitions';
 import { gitRevision, machineInfo } from './report';
 import { runAudit } from './rehearsal-audit';
+import { renderBaselineText, runBaselineScenario, type BaselineReport } from './rehearsal-baseline';
 import { buildReport, publish, renderText, type FaultEvent, type Sample } from './rehearsal-report';
 import { privateMariaDB, privateRedis, type PrivateService } from './private-services';
 import type { Fate, ShopperJob, ShopperPlan, ShopperProgress, ShopperResult } from './rehearsal-shopper';
@@ -38,6 +39,11 @@ export interface RehearsalOptions {
   record: boolean;
   jsonPath: string | null;
   quick: boolean;
+  /**
+   * The baseline row (bench/rehearsal-baseline.ts): `also` (default) runs it right after the
+   * Dealrush part, `only` runs nothing else (--baseline), `skip` leaves it out (--no-baseline).
+   */
+  baseline: 'also' | 'only' | 'skip';
 }
 
 export const REHEARSAL_USAGE = `usage: npm run rehearsal -- [options]
@@ -69,11 +75,17 @@ options:
   --quick                 2000 shoppers, 1000 units, opening in 10 s (explicit options still win)
   --no-record             do not append to docs/benchmarks.md (the chart goes beside the JSON)
   --json PATH             also write the JSON report to PATH
+  --baseline              run ONLY the baseline row: the same shoppers (same seed, arrival curve and
+                          quantities) against bench/baseline-server.ts, one SELECT ... FOR UPDATE
+                          transaction per purchase, one POST each, no waiting room, socket or
+                          payment; a report of its own (bench/results/rehearsal-baseline-*.json)
+  --no-baseline           leave out the baseline row that a rehearsal otherwise runs right after
+                          the Dealrush part (the report compares the two in one table)
   --help                  this text
 
 Needs MariaDB at 127.0.0.1:3306 (root; BENCH_MYSQL_URL) and, for the cluster, Redis at
 127.0.0.1:6379 (BENCH_REDIS_URL), and a build (npm run build:server). Exit codes: 0 done with a
-clean audit, 1 failed or the audit failed, 64 bad usage, 130 interrupted.`;
+clean audit (the baseline's too), 1 failed or an audit failed, 64 bad usage, 130 interrupted.`;
 
 class UsageError extends Error {}
 
@@ -95,6 +107,7 @@ export function parseRehearsalArgs(argv: string[]): RehearsalOptions | 'help' {
         'admission-per-minute': { type: 'string' }, 'max-active': { type: 'string' }, 'kill-node': { type: 'string' }, 'restart-redis': { type: 'string' },
         'restart-mariadb': { type: 'string' }, 'outage-seconds': { type: 'string' }, seed: { type: 'string' }, quick: { type: 'boolean', default: false },
         'no-record': { type: 'boolean', default: false }, json: { type: 'string' }, help: { type: 'boolean', default: false },
+        baseline: { type: 'boolean', default: false }, 'no-baseline': { type: 'boolean', default: false },
       },
     }));
   } catch (error) {
@@ -132,7 +145,10 @@ export function parseRehearsalArgs(argv: string[]): RehearsalOptions | 'help' {
     record: values['no-record'] !== true,
     jsonPath: values.json ?? null,
     quick,
+    baseline: values.baseline === true ? 'only' : values['no-baseline'] === true ? 'skip' : 'also',
   };
+  if (values.baseline === true && values['no-baseline'] === true) throw new UsageError('--baseline and --no-baseline: choose one');
+  if (options.baseline === 'only' && (options.killNodeAt !== null || options.restartRedisAt !== null || options.restartMariadbAt !== null)) throw new UsageError('--baseline runs the baseline alone: no faults');
   if (embedded && options.killNodeAt !== null) throw new UsageError('--kill-node needs the cluster (leave out --embedded)');
   if (embedded && options.restartRedisAt !== null) throw new UsageError('--restart-redis needs the cluster (the embedded node has no Redis)');
   if (options.killNodeAt !== null && options.nodes < 2) throw new UsageError('--kill-node needs at least 2 nodes');
@@ -568,17 +584,87 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
     const m = rss(n.server.pid);
     if (m) peakMemory[n.id] = Math.max(peakMemory[n.id] ?? 0, m.hwmMiB);
   }
+  // The baseline row: the same shoppers against the one-transaction-per-purchase server, once the
+  // Dealrush servers are stopped (the baseline gets the machine as Dealrush had it).
+  let baseline: BaselineReport | null = null;
+  if (options.baseline === 'also') {
+    for (const n of topology.nodes) if (n.alive) await n.server.stop(5000);
+    await topology.gateway?.stop(5000);
+    baseline = await runBaselineScenario({ databaseUrl: topology.databaseUrl, jwtSecret: secrets.jwt, plans, plansOpenAt: opensAt, units: options.units, threads: options.threads, saleSeconds: options.saleSeconds, seed: options.seed, workDir, teardown, mariadbPid: topology.mariadbPid });
+  }
   const report = buildReport({
+    baseline,
     options, startedAt: started.toISOString(), commit, machine, dealId, opensAt, endedAt, samples, stockEvents, faults, peakMemory, results: shopperResults, audit,
     soldOutAllPaidAt, cpu, topology: options.embedded ? 'one embedded node on MariaDB, in-process gateway' : `${options.nodes} nodes on loopback, Redis, MariaDB, mock gateway process`,
   });
   console.log(`\n${renderText(report)}`);
-  // Only a run that sold and passed its audit goes into docs/benchmarks.md.
-  const record = options.record && audit.ok && audit.counts.paidUnits > 0;
-  if (options.record && !record) console.error('rehearsal: not appended to docs/benchmarks.md (the audit failed or nothing was sold)');
+  // Only a run that sold and passed its audits goes into docs/benchmarks.md.
+  const ok = audit.ok && (baseline === null || baseline.audit.ok);
+  const record = options.record && ok && audit.counts.paidUnits > 0;
+  if (options.record && !record) console.error('rehearsal: not appended to docs/benchmarks.md (an audit failed or nothing was sold)');
   publish(report, stamp, { ...options, record });
-  keepLogs = !audit.ok || process.env.REHEARSAL_KEEP_LOGS === '1';
-  return audit.ok ? 0 : 1;
+  keepLogs = !ok || process.env.REHEARSAL_KEEP_LOGS === '1';
+  return ok ? 0 : 1;
+}
+
+/**
+ * `--baseline`: the baseline row alone (for trying it): the shoppers' plans made as a rehearsal
+ * makes them (same count and seed, an opening --opens-in seconds away), driven against
+ * bench/baseline-server.ts in a database of its own. Prints its summary, writes
+ * bench/results/rehearsal-baseline-<stamp>.json (and --json); never touches docs/benchmarks.md.
+ * Answers the exit code: 0, or 1 when its audit failed.
+ */
+export async function runBaselineOnly(options: RehearsalOptions, teardown: Teardown): Promise<number> {
+  const started = new Date();
+  const stamp = stampOf(started);
+  const commit = gitRevision(repoRoot);
+  const workDir = mkdtempSync(join(tmpdir(), 'dealrush-rehearsal-baseline-'));
+  let keepLogs = true;
+  teardown.add('remove temporary files', async () => {
+    if (keepLogs) {
+      const dest = join(repoRoot, 'bench', 'results', `rehearsal-baseline-${stamp}-logs`);
+      mkdirSync(dest, { recursive: true });
+      for (const f of readdirSync(workDir)) if (f.endsWith('.log')) copyFileSync(join(workDir, f), join(dest, f));
+      console.error(`rehearsal: server logs kept in ${dest}`);
+    }
+    rmSync(workDir, { recursive: true, force: true });
+  });
+  const database = `dealrush_rehearsal_baseline_${stamp.replace(/\D/g, '')}`;
+  const admin = await createConnection({ uri: ADMIN_URL });
+  let machine;
+  try {
+    await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
+    teardown.add(`drop database ${database}`, async () => {
+      const c = await createConnection({ uri: ADMIN_URL, connectTimeout: 5000 });
+      await c.query(`DROP DATABASE IF EXISTS \`${database}\``);
+      await c.end();
+    });
+    machine = await machineInfo(admin);
+  } finally {
+    await admin.end();
+  }
+  const jwtSecret = randomBytes(32).toString('base64url');
+  const sign = accessTokenSigner(jwtSecret, 4 * 3600);
+  const users = Array.from({ length: options.shoppers }, () => {
+    const id = randomUUID();
+    return { id, token: sign(id, ['shopper']) };
+  });
+  const plansOpenAt = Date.now() + options.opensInSeconds * 1000;
+  const plans = planShoppers(users, plansOpenAt, options);
+  const baseline = await runBaselineScenario({ databaseUrl: `${ADMIN_URL}/${database}`, jwtSecret, plans, plansOpenAt, units: options.units, threads: options.threads, saleSeconds: options.saleSeconds, seed: options.seed, workDir, teardown });
+  console.log(`\n${renderBaselineText(baseline)}`);
+  const result = { ...baseline, startedAt: started.toISOString(), commit, machine };
+  const resultsDir = join(repoRoot, 'bench', 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const jsonPath = join(resultsDir, `rehearsal-baseline-${stamp}.json`);
+  writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+  if (options.jsonPath) {
+    mkdirSync(dirname(options.jsonPath), { recursive: true });
+    copyFileSync(jsonPath, options.jsonPath);
+  }
+  console.error(`rehearsal: the baseline alone is not recorded in docs/benchmarks.md; raw result in ${jsonPath}`);
+  keepLogs = !baseline.audit.ok || process.env.REHEARSAL_KEEP_LOGS === '1';
+  return baseline.audit.ok ? 0 : 1;
 }
 
 /** `npm run rehearsal -- [options]` (dispatched from bench/run.ts). */
@@ -603,7 +689,7 @@ export async function runRehearsalCommand(argv: string[]): Promise<number> {
   process.once('SIGINT', () => interrupted('SIGINT'));
   process.once('SIGTERM', () => interrupted('SIGTERM'));
   try {
-    return await runRehearsal(options, teardown);
+    return await (options.baseline === 'only' ? runBaselineOnly(options, teardown) : runRehearsal(options, teardown));
   } catch (error) {
     console.error(`rehearsal: ${(error as Error).stack ?? error}`);
     return 1;

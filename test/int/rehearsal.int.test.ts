@@ -6,8 +6,9 @@ import { join } from 'node:path';
 /**
  * The flash-sale rehearsal (issue 8, `npm run rehearsal`) in its smallest form, so that CI runs
  * it: one embedded node on MariaDB, 200 shoppers (socket.io + HTTP) for 100 units opening 5 s
- * after creation. The command must exit 0 (its audit against MariaDB and the gateway passed) and
- * its report must carry every section the issue asks for.
+ * after creation, then the baseline row (the same 200 shoppers, one POST each against
+ * bench/baseline-server.ts). The command must exit 0 (both audits passed) and its report must
+ * carry every section the issue asks for, the Dealrush / baseline comparison included.
  */
 
 const ROOT = join(__dirname, '..', '..');
@@ -58,5 +59,32 @@ describe('npm run rehearsal (smallest preset: embedded, 200 shoppers, 100 units)
     expect(existsSync(chart)).toBe(true);
     expect(readFileSync(chart, 'utf8')).toMatch(/^<svg[\s\S]*stock left[\s\S]*waiting shoppers[\s\S]*units paid[\s\S]*<\/svg>\s*$/);
     rmSync(chart, { force: true });
-  }, 90_000);
+
+    // The baseline row: the same shoppers against the one-transaction-per-purchase server.
+    expect(output).toContain('baseline audit: PASSED');
+    const b = report.baseline;
+    expect(b).toMatchObject({ scenario: 'rehearsal-baseline', parameters: { shoppers: 200, units: 100, seed: 1 }, audit: { ok: true } });
+    expect(b.audit.checks.map((c: { name: string; ok: boolean }) => [c.name, c.ok])).toEqual([
+      ['held + remaining == total, remaining >= 0', true],
+      ['every 201 a shopper saw has its bench_holds row', true],
+    ]);
+    expect(b.audit.counts.heldUnits + b.audit.counts.remaining).toBe(100);
+    // 200 shoppers wanting 1-2 units each sell 100 units out.
+    expect(b.audit.counts.remaining).toBe(0);
+    expect(b.timeline.soldOutSeconds).toEqual(expect.any(Number));
+    const baselineHolds = b.perSecond.holds.reduce((a: number, n: number) => a + n, 0);
+    expect(baselineHolds).toBe(b.audit.counts.holdRows);
+    expect(b.outcomes.held).toBe(baselineHolds);
+    expect(b.latency.arrivalToHold.count).toBe(baselineHolds);
+    expect(b.latency.arrivalToHold.p50).toBeLessThanOrEqual(b.latency.arrivalToHold.p99);
+    expect(b.cpuCores['baseline server']).toEqual(expect.any(Number));
+    expect(b.includes).toMatch(/hold transaction only/);
+    // The comparison table: one row each, saying what it includes.
+    expect(report.comparison.map((r: { system: string }) => r.system)).toEqual(['Dealrush', 'baseline']);
+    const [dealrushRow, baselineRow] = report.comparison;
+    expect(dealrushRow).toMatchObject({ soldOutSeconds: report.timeline.soldOutSeconds, peakHoldsPerSecond: report.peaks.holdsPerSecond, holdLatency: { from: 'admission', p50: report.latency.admissionToHold.p50 }, auditOk: true });
+    expect(dealrushRow.includes).toMatch(/waiting room[\s\S]*payment/);
+    expect(baselineRow).toMatchObject({ soldOutSeconds: b.timeline.soldOutSeconds, peakHoldsPerSecond: b.peaks.holdsPerSecond, holdLatency: { from: 'arrival', p99: b.latency.arrivalToHold.p99 }, auditOk: true });
+    expect(output).toContain('comparison (same shoppers, same seed):');
+  }, 120_000);
 });
