@@ -301,6 +301,8 @@ export function renderComparisonText(rows: ComparisonRow[]): string[] {
   ];
 }
 
+const NOT_ARRIVED_NOTE = (b: BaselineReport) => (b.outcomes.not_arrived ? ' (not_arrived: due after the stock reached 0, not started)' : '');
+
 /** The baseline row's own summary (text, also for `--baseline` alone). */
 export function renderBaselineText(b: BaselineReport): string {
   const l = b.latency.arrivalToHold;
@@ -310,7 +312,7 @@ export function renderBaselineText(b: BaselineReport): string {
     `  holds per second (peak ${b.peaks.holdsPerSecond}): ${b.perSecond.holds.join(' ') || 'none'}`,
     `  arrival to hold: p50 ${f0(l.p50)} ms, p99 ${f0(l.p99)} ms, max ${f0(l.max)} ms (n=${l.count})`,
     `  CPU during the sale (cores): ${Object.entries(b.cpuCores).map(([k, v]) => `${k} ${v ?? 'n/a'}`).join(', ')}`,
-    `  shoppers by outcome: ${Object.entries(b.outcomes).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `  shoppers by outcome: ${Object.entries(b.outcomes).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ')}${NOT_ARRIVED_NOTE(b)}`,
     `  errors by code: ${Object.entries(b.errors).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `  baseline audit: ${b.audit.ok ? 'PASSED' : 'FAILED'}`,
     ...b.audit.checks.map((c) => `    ${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`),
@@ -327,7 +329,7 @@ export function renderBaselineMarkdown(b: BaselineReport): string[] {
     `- holds per second since the opening (peak ${b.peaks.holdsPerSecond}): ${b.perSecond.holds.join(' ') || 'none'}`,
     `- arrival (an early bird: the opening) to hold: p50 ${f0(l.p50)} ms, p99 ${f0(l.p99)} ms, max ${f0(l.max)} ms (n=${l.count})`,
     `- CPU from the opening to the end, in cores: ${Object.entries(b.cpuCores).map(([k, v]) => `${k} ${v ?? 'n/a'}`).join(', ')}`,
-    `- shoppers by outcome: ${Object.entries(b.outcomes).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    `- shoppers by outcome: ${Object.entries(b.outcomes).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ')}${NOT_ARRIVED_NOTE(b)}`,
     `- errors by step and code: ${Object.entries(b.errors).sort((x, y) => y[1] - x[1]).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     ...b.audit.checks.map((c) => `- baseline audit, ${c.name}: ${c.ok ? 'ok' : '**FAILED**'} (${c.detail.replace(/\|/g, '/')})`),
   ];
