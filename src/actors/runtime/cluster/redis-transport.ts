@@ -42,7 +42,7 @@ interface WireEnvelope extends Envelope {
 
 /**
  * What travels back on the caller's reply channel: one reply, or (several replies to one node in
- * the same event-loop turn) a JSON array of them in one message.
+ * the same callback) a JSON array of them in one message.
  */
 type WireReply = { id: string; ok: true; reply: unknown } | { id: string; ok: false; code: string; message: string };
 
@@ -66,8 +66,8 @@ export class RedisStreamsTransport implements Transport {
   private sweep: NodeJS.Timeout | null = null;
   private stopped = false;
   /**
-   * Redis commands gathered during this event-loop turn and sent in one pipeline (one write, one
-   * round trip) by `flush`: mailbox appends per stream, replies per caller's channel (one PUBLISH
+   * Redis commands gathered during the current callback (and its promise reactions) and sent in
+   * one pipeline (one write, one round trip) by `flush`: mailbox appends per stream, replies per caller's channel (one PUBLISH
    * each) and acknowledgements per stream (one XACK and one XDEL each).
    */
   private appends = new Map<string, Array<{ payload: string; fail(error: unknown): void }>>();
@@ -131,7 +131,7 @@ export class RedisStreamsTransport implements Transport {
     });
   }
 
-  /** Queues an XADD of `payload` to the stream `key` for this turn's pipeline; `fail` is called if it does not land. */
+  /** Queues an XADD of `payload` to the stream `key` for the next pipeline; `fail` is called if it does not land. */
   private append(key: string, payload: string, fail: (error: unknown) => void): void {
     let list = this.appends.get(key);
     if (list === undefined) this.appends.set(key, (list = []));
@@ -158,11 +158,14 @@ export class RedisStreamsTransport implements Transport {
   private scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    // After the current callback and its promise reactions (every reply of one committed batch
+    // is settled in one such run), not at the end of the event-loop turn: a turn under load
+    // handles many requests, and holding their messages back until it ends would add its length.
+    process.nextTick(() => this.flush());
   }
 
   /**
-   * Sends what this turn gathered in one pipeline: the appends, then the replies, then the
+   * Sends what was gathered in one pipeline: the appends, then the replies, then the
    * acknowledgements (after their replies, as before batching). A failed append fails its caller
    * at once; a failed reply or acknowledgement is only logged: the entry stays pending and is
    * handled again (the inbox and message ids make that harmless), or the caller times out.
@@ -337,7 +340,7 @@ export class RedisStreamsTransport implements Transport {
         continue;
       }
       const channel = this.options.keys.replies(replyTo);
-      // The reply and the acknowledgement go out with this turn's others (see `flush`), the
+      // The reply and the acknowledgement go out with the others gathered meanwhile (see `flush`), the
       // reply first: the entry is acknowledged only once the actor has answered (committed).
       const answer = (reply: WireReply) => {
         if (noReply !== true) this.reply(channel, JSON.stringify(reply));
