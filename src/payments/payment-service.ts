@@ -88,7 +88,7 @@ export class PaymentService {
           // A second copy of an event in the same group is a duplicate of the first.
           const first = new Map<string, StoredPaymentEvent>();
           for (const e of events) if (!first.has(e.id)) first.set(e.id, e);
-          const unique = [...first.values()];
+          const unique = [...first.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)); // key order: fewer lock waits between groups
           const stored = new Set<string>();
           try {
             // One statement, committed on its own before anyone is answered; all or nothing.
@@ -115,17 +115,21 @@ export class PaymentService {
     this.processed = new Batcher(
       async (items) => {
         const byId = new Map(items.map((i) => [i.id, i.outcome]));
-        const ids = [...byId.keys()];
+        const ids = [...byId.keys()].sort();
+        // By primary key only, in key order, one statement at a time: a `processed_at IS NULL`
+        // condition could make the statement scan (and lock) the pending-events index, which
+        // deadlocked against concurrent marks and inserts. An event processed already keeps its
+        // time and outcome (outcome is assigned first, while processed_at still holds the old value).
         await db.autocommit((m) =>
           execute(
             m,
-            `UPDATE payment_events SET processed_at = ?, outcome = CASE id ${ids.map(() => 'WHEN ? THEN ?').join(' ')} END WHERE processed_at IS NULL AND id IN (${ids.map(() => '?').join(', ')})`,
-            [this.clock(), ...ids.flatMap((id) => [id, byId.get(id)]), ...ids],
+            `UPDATE payment_events SET outcome = CASE WHEN processed_at IS NULL THEN CASE id ${ids.map(() => 'WHEN ? THEN ?').join(' ')} END ELSE outcome END, processed_at = COALESCE(processed_at, ?) WHERE id IN (${ids.map(() => '?').join(', ')})`,
+            [...ids.flatMap((id) => [id, byId.get(id)]), this.clock(), ...ids],
           ),
         );
         return items.map(() => undefined);
       },
-      { concurrency: 2, maxBatch: 200 },
+      { concurrency: 1, maxBatch: 200 },
     );
   }
 
