@@ -38,6 +38,19 @@ export class Database {
   }
 
   /** Answers whether the database takes a trivial query now (for `/health/ready`). */
+  /**
+   * The MariaDB connection pool now: its size, connections in use, and requests waiting for one
+   * (a queue that grows means every query waits behind it). Null on SQLite (no pool).
+   * Read from mysql2's pool internals (`_allConnections`, `_freeConnections`, `_connectionQueue`).
+   */
+  poolStats(): { size: number; busy: number; waiting: number } | null {
+    if (this.serialized) return null;
+    const pool = (this.dataSource.driver as unknown as { pool?: { _allConnections?: { length: number }; _freeConnections?: { length: number }; _connectionQueue?: { length: number } } }).pool;
+    if (!pool?._allConnections || !pool._freeConnections || !pool._connectionQueue) return null;
+    const size = pool._allConnections.length;
+    return { size, busy: size - pool._freeConnections.length, waiting: pool._connectionQueue.length };
+  }
+
   async ping(): Promise<boolean> {
     try {
       await this.read((m) => m.query('SELECT 1'));

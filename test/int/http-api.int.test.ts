@@ -321,6 +321,11 @@ describe('HTTP API (MariaDB)', () => {
     for (const name of ['dealrush_http_request_duration_seconds_bucket', 'dealrush_actor_batch_size_bucket', 'dealrush_actor_activations', 'dealrush_actor_mailbox_depth', 'dealrush_socket_connections', 'process_cpu_seconds_total']) {
       expect(after).toContain(name);
     }
+    // The MariaDB pool: open connections (at least one served the holds), none waiting at rest.
+    const pool = (state: string) => Number(after.match(new RegExp(`^dealrush_db_pool_connections\\{state="${state}"\\} (\\d+)$`, 'm'))?.[1] ?? NaN);
+    expect(pool('open')).toBeGreaterThanOrEqual(1);
+    expect(pool('busy')).toBeLessThanOrEqual(pool('open'));
+    expect(pool('waiting')).toBe(0);
   });
 
   it('answers 5xx without internals and readiness with the database state', async () => {

@@ -187,6 +187,20 @@ export default fp(
     const askHelp = 'Actor ask latency, from send to reply at the caller (mailbox wait and commit included), by kind and transport route';
     register.registerMetric({ name: askName, help: askHelp, type: 'histogram', aggregator: 'sum', get: async () => ({ name: askName, help: askHelp, type: 'histogram', aggregator: 'sum', values: app.actors.askLatency.values(askName) }) } as never);
     new Gauge({
+      name: 'dealrush_db_pool_connections',
+      help: 'MariaDB pool: connections open (state="open"), in use ("busy"), and requests waiting for one ("waiting")',
+      labelNames: ['state'] as const,
+      registers: [register],
+      collect() {
+        this.reset();
+        const pool = app.db.poolStats();
+        if (!pool) return;
+        this.set({ state: 'open' }, pool.size);
+        this.set({ state: 'busy' }, pool.busy);
+        this.set({ state: 'waiting' }, pool.waiting);
+      },
+    });
+    new Gauge({
       name: 'dealrush_socket_connections',
       help: 'Live socket.io connections on this node',
       registers: [register],
