@@ -45,8 +45,8 @@ export default fp(
       app.jwt.sign({ sub: userId, roles, typ: 'access' }, { expiresIn: `${ttlSeconds}s` }),
     );
 
-    // The request path verifies with one HMAC (same checks as @fastify/jwt's HS256 verify, which
-    // sockets and the rest still use): see AccessTokenVerifier.
+    // The request path verifies with fast-jwt (as @fastify/jwt, which sockets and the rest still
+    // use) behind a cache keyed by the token's text: see AccessTokenVerifier.
     const verifier = new AccessTokenVerifier(opts.config.jwtSecret);
     app.decorate('authenticate', async (request: FastifyRequest) => {
       const header = request.headers.authorization;
