@@ -89,8 +89,6 @@ export class Activation<S> {
   private readonly ready: Promise<void>;
   /** Whether the state is loaded (`ready` has resolved). */
   private loaded = false;
-  /** Set while the mailbox loop waits for its last commit with nothing queued: wakes it for a new message. */
-  private wake: (() => void) | null = null;
 
   constructor(
     readonly definition: ActorDefinition<S>,
@@ -131,7 +129,6 @@ export class Activation<S> {
     }
     this.queue.push(pending);
     if (!this.draining) void this.drain();
-    else if (this.wake !== null) this.wake();
   }
 
   /**
@@ -249,17 +246,9 @@ export class Activation<S> {
       }
       for (;;) {
         if (this.queue.length === 0 || this.closed) {
-          // Messages that arrive while the last commit is in flight are this loop's to handle:
-          // the first one wakes it, and its batch is pipelined behind that commit at once rather
-          // than after it (at low load, a message then waits for one commit, not one and a half).
+          // Messages that arrive while the last commit is in flight are this loop's to handle.
           if (!inFlight || this.closed) break;
-          const current: InFlight = inFlight;
-          const committed = await new Promise<boolean | null>((resolve) => {
-            this.wake = () => resolve(null);
-            current.done.then(resolve);
-          });
-          this.wake = null;
-          if (committed === null) continue; // a message arrived; the commit is still in flight
+          const committed: boolean = await inFlight.done;
           inFlight = null;
           if (!committed) return;
           continue;
