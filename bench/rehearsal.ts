@@ -273,7 +273,7 @@ async function startTopology(options: RehearsalOptions, teardown: Teardown, work
     PAYMENT_RECONCILE_AFTER_SECONDS: '5',
     PAYMENT_JOBS_INTERVAL_SECONDS: '2',
     GATEWAY_RETRY_BASE_MS: '200',
-    DB_POOL_SIZE: options.embedded ? '20' : '10',
+    DB_POOL_SIZE: '20',
     // deal:stock coalesced to one a second (the contract allows up to ~10): each event is one
     // socket write per watcher, and with 20,000 watchers on one machine ten a second would cost
     // more CPU than the whole sale. An operator of a sale this size would set the same.
