@@ -36,6 +36,8 @@ const EnvSchema = Type.Object({
   PAYMENT_RECONCILE_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 120 }),
   /** How often the reconciliation job runs (also retries refunds and unprocessed webhooks). */
   PAYMENT_JOBS_INTERVAL_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+  /** Payment jobs (webhook events, refunds, sweeps) one node runs at once (cluster mode, BullMQ). */
+  PAYMENT_JOBS_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 1000, default: 64 }),
   /** BullMQ key prefix in Redis (REDIS_URL set). */
   QUEUE_PREFIX: Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$', default: 'dealrush' }),
   /** `npm run gateway`: the mock gateway's port. */
@@ -133,6 +135,7 @@ export interface Config {
   paymentWebhookUrl: string | null;
   paymentReconcileAfterSeconds: number;
   paymentJobsIntervalSeconds: number;
+  paymentJobsConcurrency: number;
   queuePrefix: string;
   /** Null: the bundled mock gateway, in-process. */
   gatewayUrl: string | null;
@@ -244,6 +247,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     paymentWebhookUrl: e.PAYMENT_WEBHOOK_URL ?? null,
     paymentReconcileAfterSeconds: e.PAYMENT_RECONCILE_AFTER_SECONDS,
     paymentJobsIntervalSeconds: e.PAYMENT_JOBS_INTERVAL_SECONDS,
+    paymentJobsConcurrency: e.PAYMENT_JOBS_CONCURRENCY,
     queuePrefix: e.QUEUE_PREFIX,
     gatewayUrl: e.GATEWAY_URL ? e.GATEWAY_URL.replace(/\/+$/, '') : null,
     gatewayPort: e.GATEWAY_PORT,

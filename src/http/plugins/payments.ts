@@ -69,7 +69,7 @@ export default fp(
       },
     });
     app.decorate('paymentService', service);
-    jobs = new PaymentJobs({ service, logger, intervalMs: config.paymentJobsIntervalSeconds * 1000, redisUrl: config.redisUrl, prefix: config.queuePrefix });
+    jobs = new PaymentJobs({ service, logger, intervalMs: config.paymentJobsIntervalSeconds * 1000, concurrency: config.paymentJobsConcurrency, redisUrl: config.redisUrl, prefix: config.queuePrefix });
     app.decorate('paymentJobs', jobs);
 
     app.addHook('onReady', async () => {
