@@ -224,15 +224,19 @@ async function createDeal(origin: string, seller: Account, units: number, perUse
   return deal.id;
 }
 
-/** The baseline's two InnoDB tables. */
-async function createBaselineTables(admin: Connection, database: string): Promise<void> {
-  await admin.query(`CREATE TABLE \`${database}\`.bench_deals (
+/**
+ * The baseline's two InnoDB tables (see bench/baseline-server.ts), in `database` or, when it is
+ * null, in the connection's current database; left as they are if they exist.
+ */
+export async function createBaselineTables(admin: Connection, database: string | null): Promise<void> {
+  const prefix = database === null ? '' : `\`${database}\`.`;
+  await admin.query(`CREATE TABLE IF NOT EXISTS ${prefix}bench_deals (
     id VARCHAR(36) NOT NULL PRIMARY KEY,
     remaining INT NOT NULL,
     price BIGINT NOT NULL,
     currency VARCHAR(3) NOT NULL
   ) ENGINE=InnoDB`);
-  await admin.query(`CREATE TABLE \`${database}\`.bench_holds (
+  await admin.query(`CREATE TABLE IF NOT EXISTS ${prefix}bench_holds (
     id VARCHAR(36) NOT NULL PRIMARY KEY,
     deal_id VARCHAR(36) NOT NULL,
     user_id VARCHAR(36) NOT NULL,

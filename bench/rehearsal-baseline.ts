@@ -2,10 +2,11 @@ import { fork } from 'node:child_process';
 import { join } from 'node:path';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { v7 as uuidv7 } from 'uuid';
+import { createBaselineTables } from './holds';
 import { summarize, type LatencySummary } from './load';
 import { runBaselineAudit, type BaselineAuditResult } from './rehearsal-audit';
 import type { ShopperJob, ShopperPlan, ShopperProgress, ShopperResult } from './rehearsal-shopper';
-import { cpuSeconds, findDatabasePid, freePort, repoRoot, startServer, type Teardown } from './servers';
+import { boundedResults, cpuSeconds, findDatabasePid, freePort, repoRoot, startServer, type Teardown } from './servers';
 
 /**
  * The rehearsal's baseline row (issue 8): the same shoppers (same plans: count, seeded arrival
@@ -86,22 +87,7 @@ export async function runBaselineScenario(input: {
   const admin = await createConnection({ uri: input.databaseUrl });
   let dealId: string;
   try {
-    await admin.query(`CREATE TABLE IF NOT EXISTS bench_deals (
-      id VARCHAR(36) NOT NULL PRIMARY KEY,
-      remaining INT NOT NULL,
-      price BIGINT NOT NULL,
-      currency VARCHAR(3) NOT NULL
-    ) ENGINE=InnoDB`);
-    await admin.query(`CREATE TABLE IF NOT EXISTS bench_holds (
-      id VARCHAR(36) NOT NULL PRIMARY KEY,
-      deal_id VARCHAR(36) NOT NULL,
-      user_id VARCHAR(36) NOT NULL,
-      quantity INT NOT NULL,
-      expires_at BIGINT NOT NULL,
-      created_at BIGINT NOT NULL,
-      KEY ix_bench_holds_deal (deal_id),
-      KEY ix_bench_holds_user (user_id)
-    ) ENGINE=InnoDB`);
+    await createBaselineTables(admin, null);
     dealId = uuidv7();
     await admin.query('INSERT INTO bench_deals (id, remaining, price, currency) VALUES (?, ?, ?, ?)', [dealId, input.units, 49_000, 'KRW']);
   } finally {
@@ -190,18 +176,10 @@ export async function runBaselineScenario(input: {
       }
     })();
   }, 250);
-  const hardStop = setTimeout(() => {
-    console.error('rehearsal baseline: shopper processes past their time; asking them for what they have');
-    post({ type: 'abort' });
-    setTimeout(() => {
-      for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
-    }, 30_000).unref();
-  }, Math.max(0, deadline - Date.now()) + 40_000);
   let shopperResults: ShopperResult[];
   try {
-    shopperResults = await Promise.all(results);
+    shopperResults = await boundedResults({ workers, results, post, deadline, graceMs: 40_000, lateMessage: 'rehearsal baseline: shopper processes past their time; asking them for what they have' });
   } finally {
-    clearTimeout(hardStop);
     clearTimeout(openTimer);
     clearInterval(poller);
     await db.end().catch(() => undefined);

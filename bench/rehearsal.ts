@@ -16,7 +16,7 @@ import { renderBaselineText, runBaselineScenario, type BaselineReport } from './
 import { buildReport, publish, renderText, type FaultEvent, type Sample } from './rehearsal-report';
 import { privateMariaDB, privateRedis, type PrivateService } from './private-services';
 import type { Fate, ShopperJob, ShopperPlan, ShopperProgress, ShopperResult } from './rehearsal-shopper';
-import { cpuSeconds, findDatabasePid, freePort, repoRoot, startNodeArgs, startServer, Teardown, type ServerProcess } from './servers';
+import { boundedResults, cpuSeconds, findDatabasePid, freePort, repoRoot, startNodeArgs, startServer, Teardown, type ServerProcess } from './servers';
 
 /** Settings of one rehearsal (see REHEARSAL_USAGE). */
 export interface RehearsalOptions {
@@ -540,18 +540,10 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
     })();
   }, 1000);
   // Bounded: every thread is done by the deadline plus the paid-wait grace, or it is stopped.
-  const hardStop = setTimeout(() => {
-    console.error('\nrehearsal: shopper processes past their time; asking them for what they have (shoppers still going count as errors)');
-    post({ type: 'abort' });
-    setTimeout(() => {
-      for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
-    }, 30_000).unref();
-  }, Math.max(0, deadline - Date.now()) + 40_000);
   let shopperResults: ShopperResult[];
   try {
-    shopperResults = await Promise.all(results);
+    shopperResults = await boundedResults({ workers, results, post, deadline, graceMs: 40_000, lateMessage: '\nrehearsal: shopper processes past their time; asking them for what they have (shoppers still going count as errors)' });
   } finally {
-    clearTimeout(hardStop);
     for (const t of timers) clearTimeout(t);
   }
   const endedAt = Date.now();

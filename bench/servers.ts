@@ -242,3 +242,26 @@ export function logSummary(logPath: string): { warn: number; error: number; fata
   }
   return summary;
 }
+
+/**
+ * Waits for every load process's result, bounded: `graceMs` after `deadline` (epoch ms) the
+ * processes are asked for what they have (`post({ type: 'abort' })`, logging `lateMessage`), and
+ * 30 s later any still running is SIGKILLed, so a run always ends.
+ * @returns the results in process order
+ * @throws whatever a result promise throws (a process that died without answering)
+ */
+export async function boundedResults<T>(options: { workers: ChildProcess[]; results: Array<Promise<T>>; post: (message: object) => void; deadline: number; graceMs: number; lateMessage: string }): Promise<T[]> {
+  const { workers, post } = options;
+  const hardStop = setTimeout(() => {
+    console.error(options.lateMessage);
+    post({ type: 'abort' });
+    setTimeout(() => {
+      for (const w of workers) if (w.exitCode === null) w.kill('SIGKILL');
+    }, 30_000).unref();
+  }, Math.max(0, options.deadline - Date.now()) + options.graceMs);
+  try {
+    return await Promise.all(options.results);
+  } finally {
+    clearTimeout(hardStop);
+  }
+}
