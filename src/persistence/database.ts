@@ -1,4 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
+import { WriteSet } from './write-set';
 
 /**
  * The process's database handle. Every unit of work goes through {@link Database.transaction} or
@@ -24,6 +25,29 @@ export class Database {
     return this.exclusive(() => this.dataSource.transaction(work));
   }
 
+  /**
+   * Runs `work` in one transaction whose writes are collected in a {@link WriteSet} (an actor
+   * batch's commit). On MariaDB the transaction opens lazily: `START TRANSACTION` travels in the
+   * first packet of writes and `COMMIT` follows, so a commit whose writes fit one packet costs two
+   * round trips. It commits when `work` resolves (after `work` has run the writes) and rolls back
+   * when it throws. On SQLite it is {@link transaction} with the statements run one by one.
+   */
+  async writeTransaction<T>(work: (writes: WriteSet) => Promise<T>): Promise<T> {
+    if (this.serialized) return this.transaction((manager) => work(new WriteSet(manager, 'sqlite')));
+    const runner = this.dataSource.createQueryRunner();
+    const writes = new WriteSet(runner.manager, 'mariadb', true);
+    try {
+      const result = await work(writes);
+      if (writes.started) await runner.query('COMMIT');
+      return result;
+    } catch (error) {
+      if (writes.started) await runner.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
   /** Runs read-only `work` outside a transaction (on SQLite, between transactions, never inside one). */
   read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
     return this.exclusive(() => work(this.dataSource.manager));
@@ -37,7 +61,6 @@ export class Database {
     return this.exclusive(() => work(this.dataSource.manager));
   }
 
-  /** Answers whether the database takes a trivial query now (for `/health/ready`). */
   /**
    * The MariaDB connection pool now: its size, connections in use, and requests waiting for one
    * (a queue that grows means every query waits behind it). Null on SQLite (no pool).
@@ -51,6 +74,7 @@ export class Database {
     return { size, busy: size - pool._freeConnections.length, waiting: pool._connectionQueue.length };
   }
 
+  /** Answers whether the database takes a trivial query now (for `/health/ready`). */
   async ping(): Promise<boolean> {
     try {
       await this.read((m) => m.query('SELECT 1'));

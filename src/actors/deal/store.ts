@@ -4,7 +4,8 @@ import { DealEntity } from '../../persistence/entities/deal.entity';
 import { HoldEntity } from '../../persistence/entities/hold.entity';
 import { TicketEntity } from '../../persistence/entities/ticket.entity';
 import type { ActorStore } from '../runtime/actor';
-import { execute, placeholders } from '../../persistence/sql';
+import { placeholders } from '../../persistence/sql';
+import type { WriteSet } from '../../persistence/write-set';
 import { ActorRuntimeError } from '../runtime/errors';
 import { emptyDealState, type DealState, type LiveHold, type SoldHold } from './state';
 import type { DealChange } from './transition';
@@ -59,27 +60,24 @@ export const dealStore: ActorStore<DealState> = {
     };
   },
 
-  async save(manager: EntityManager, id: string, changes: unknown[], before: DealState, after: DealState, now: number): Promise<void> {
+  async save(writes: WriteSet, id: string, changes: unknown[], before: DealState, after: DealState, now: number): Promise<void> {
     const deal = after.deal!;
     const ops = changes as DealChange[];
     const queueState = JSON.stringify(after.room.meta);
     if (ops.some((c) => c.op === 'insertDeal')) {
-      await manager.insert(DealEntity, { ...deal, queueState: after.room.meta });
+      await (await writes.begin()).insert(DealEntity, { ...deal, queueState: after.room.meta });
     } else {
       const previous = before.deal!;
       const delta = deal.remainingStock - previous.remainingStock;
-      const affected = await execute(
-        manager,
+      writes.add(
         `UPDATE deals SET remaining_stock = remaining_stock + ?, held_units = ?, sold_units = ?, returned_units = ?, status = ?, seq = ?, waiting_room = ?, queue_state = ?, updated_at = ?
          WHERE id = ? AND remaining_stock = ? AND remaining_stock + ? >= 0`,
         [delta, deal.heldUnits, deal.soldUnits, deal.returnedUnits, deal.status, deal.seq, JSON.stringify(deal.waitingRoom), queueState, now, id, previous.remainingStock, delta],
+        (affected) => (affected === 1 ? null : new ActorRuntimeError('STOCK_GUARD', `deal ${id}: stock write rejected (expected ${previous.remainingStock} remaining, change ${delta})`)),
       );
-      if (affected !== 1) {
-        throw new ActorRuntimeError('STOCK_GUARD', `deal ${id}: stock write rejected (expected ${previous.remainingStock} remaining, change ${delta})`);
-      }
     }
 
-    await saveTickets(manager, id, ops, now);
+    saveTickets(writes, id, ops, now);
 
     // Collapse the batch's hold changes to one final row or patch per hold.
     const inserts = new Map<string, HoldEntity>();
@@ -100,8 +98,7 @@ export const dealStore: ActorStore<DealState> = {
     const rows = [...inserts.values()];
     for (let i = 0; i < rows.length; i += CHUNK) {
       const chunk = rows.slice(i, i + CHUNK);
-      await execute(
-        manager,
+      writes.add(
         `INSERT INTO holds (id, deal_id, user_id, quantity, unit_price, currency, status, order_id, expires_at, created_at, updated_at) VALUES ${placeholders(chunk.length, 11)}`,
         chunk.flatMap((h) => [h.id, h.dealId, h.userId, h.quantity, h.unitPrice, h.currency, h.status, h.orderId, h.expiresAt, h.createdAt, h.updatedAt]),
       );
@@ -127,7 +124,7 @@ export const dealStore: ActorStore<DealState> = {
         };
         if (orderId !== undefined) byHold('order_id', (p) => p.orderId);
         if (expiresAt !== undefined) byHold('expires_at', (p) => p.expiresAt);
-        await execute(manager, `UPDATE holds SET ${sets.join(', ')} WHERE id IN (${chunk.map(() => '?').join(', ')})`, [...params, ...chunk.map(([holdId]) => holdId)]);
+        writes.add(`UPDATE holds SET ${sets.join(', ')} WHERE id IN (${chunk.map(() => '?').join(', ')})`, [...params, ...chunk.map(([holdId]) => holdId)]);
       }
     }
   },
@@ -155,7 +152,7 @@ const TICKET_COLUMNS = ['id', 'deal_id', 'user_id', 'arrival', 'seq', 'status', 
  * their shared values (status, admission times) into one UPDATE per group and chunk, with the
  * per-ticket seq (the pre-queue shuffle numbers thousands at once) as one `CASE id` expression.
  */
-async function saveTickets(manager: EntityManager, dealId: string, ops: DealChange[], now: number): Promise<void> {
+function saveTickets(writes: WriteSet, dealId: string, ops: DealChange[], now: number): void {
   const inserts = new Map<string, QueueTicket>();
   const updates = new Map<string, QueueTicket>();
   for (const change of ops) {
@@ -168,8 +165,7 @@ async function saveTickets(manager: EntityManager, dealId: string, ops: DealChan
   const rows = [...inserts.values()];
   for (let i = 0; i < rows.length; i += CHUNK) {
     const chunk = rows.slice(i, i + CHUNK);
-    await execute(
-      manager,
+    writes.add(
       `INSERT INTO tickets (${TICKET_COLUMNS.join(', ')}) VALUES ${placeholders(chunk.length, TICKET_COLUMNS.length)}`,
       chunk.flatMap((t) => [t.id, dealId, t.userId, t.arrival, t.seq, t.status, t.joinedAt, t.admittedAt, t.admissionExpiresAt, t.endedAt, t.endReason, now]),
     );
@@ -186,8 +182,7 @@ async function saveTickets(manager: EntityManager, dealId: string, ops: DealChan
     for (let i = 0; i < group.length; i += CHUNK) {
       const chunk = group.slice(i, i + CHUNK);
       const ids = chunk.map((t) => t.id);
-      await execute(
-        manager,
+      writes.add(
         `UPDATE tickets SET status = ?, admitted_at = ?, admission_expires_at = ?, ended_at = ?, end_reason = ?, updated_at = ?,
            seq = CASE id ${chunk.map(() => 'WHEN ? THEN ?').join(' ')} END
          WHERE deal_id = ? AND id IN (${ids.map(() => '?').join(', ')})`,

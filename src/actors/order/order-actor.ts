@@ -1,7 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import type { OrderStatus, ShippingAddress } from '../../http/schemas';
 import type { OrderEntity } from '../../persistence/entities/order.entity';
-import { execute, placeholders } from '../../persistence/sql';
+import { placeholders } from '../../persistence/sql';
+import type { WriteSet } from '../../persistence/write-set';
 import type { AttachedItem } from '../deal/messages';
 import { checkLifecycle } from '../deal/lifecycle';
 import { fail, ok, type Result } from '../result';
@@ -340,6 +341,7 @@ const strOrNull = (v: unknown): string | null => (v === null || v === undefined 
  */
 const orderStore: ActorStore<OrderState> = {
   exists: (state) => state.order !== null,
+  probeFirst: true,
 
   async load(manager: EntityManager, id: string): Promise<OrderState> {
     const [row]: Array<Record<string, unknown>> = await manager.query(`SELECT ${ORDER_COLUMNS} FROM orders WHERE id = ?`, [id]);
@@ -386,36 +388,32 @@ const orderStore: ActorStore<OrderState> = {
     };
   },
 
-  async save(manager: EntityManager, id: string, changes: unknown[], _before: OrderState, after: OrderState, now: number): Promise<void> {
+  save(writes: WriteSet, id: string, changes: unknown[], _before: OrderState, after: OrderState, now: number): void {
     const order = after.order!;
     const r = refundColumns(order.refund);
     const refundValues = [r.refundStatus, r.refundReason, r.refundPaymentId, r.refundAmount, r.refundedAt];
     const ops = changes as OrderChange[];
     if (ops.some((c) => c.op === 'insert')) {
-      await execute(manager, `INSERT INTO orders (${ORDER_COLUMNS}) VALUES ${placeholders(1, 16)}`, [
+      writes.add(`INSERT INTO orders (${ORDER_COLUMNS}) VALUES ${placeholders(1, 16)}`, [
         id, order.userId, order.status, order.total, order.currency, JSON.stringify(order.shippingAddress), order.paymentId, order.createdAt, order.expiresAt, order.paidAt, order.updatedAt, ...refundValues,
       ]);
-      await execute(
-        manager,
+      writes.add(
         `INSERT INTO order_items (id, order_id, deal_id, hold_id, quantity, unit_price) VALUES ${placeholders(order.items.length, 6)}`,
         order.items.flatMap((item, index) => [`${id}-${String(index).padStart(3, '0')}`, id, item.dealId, item.holdId, item.quantity, item.unitPrice]),
       );
     } else if (ops.some((c) => c.op === 'update')) {
       const paymentChanges = ops.filter((c) => c.op === 'updatePayment' || c.op === 'insertPayment');
-      const mariadb = manager.connection.options.type === 'mariadb' || manager.connection.options.type === 'mysql';
-      if (mariadb && paymentChanges.length === 1 && paymentChanges[0].op === 'updatePayment') {
+      if (writes.dialect === 'mariadb' && paymentChanges.length === 1 && paymentChanges[0].op === 'updatePayment') {
         // The usual turn of a webhook (paid, declined): the order and its payment in one statement.
         const p = paymentChanges[0].payment;
-        const affected = await execute(
-          manager,
+        writes.add(
           'UPDATE orders o JOIN payments p ON p.id = ? AND p.order_id = o.id SET o.status = ?, o.payment_id = ?, o.paid_at = ?, o.updated_at = ?, o.refund_status = ?, o.refund_reason = ?, o.refund_payment_id = ?, o.refund_amount = ?, o.refunded_at = ?, p.status = ?, p.flag = ?, p.refund_reason = ?, p.refunded_at = ?, p.updated_at = ? WHERE o.id = ?',
           [p.id, order.status, order.paymentId, order.paidAt, now, ...refundValues, p.status, p.flag, p.refundReason, p.status === 'refunded' ? p.updatedAt : null, now, id],
+          (affected) => (affected === 0 ? new Error(`order ${id} or its payment ${p.id} has no row`) : null),
         );
-        if (affected === 0) throw new Error(`order ${id} or its payment ${p.id} has no row`);
         return;
       }
-      await execute(
-        manager,
+      writes.add(
         'UPDATE orders SET status = ?, payment_id = ?, paid_at = ?, updated_at = ?, refund_status = ?, refund_reason = ?, refund_payment_id = ?, refund_amount = ?, refunded_at = ? WHERE id = ?',
         [order.status, order.paymentId, order.paidAt, now, ...refundValues, id],
       );
@@ -423,12 +421,12 @@ const orderStore: ActorStore<OrderState> = {
     for (const change of ops) {
       if (change.op === 'insertPayment') {
         const p = change.payment;
-        await execute(manager, `INSERT INTO payments (id, order_id, provider, amount, currency, status, created_at, updated_at) VALUES ${placeholders(1, 8)}`, [
+        writes.add(`INSERT INTO payments (id, order_id, provider, amount, currency, status, created_at, updated_at) VALUES ${placeholders(1, 8)}`, [
           p.paymentId, id, p.provider, p.amount, p.currency, 'pending', now, now,
         ]);
       } else if (change.op === 'updatePayment') {
         const p = change.payment;
-        await execute(manager, 'UPDATE payments SET status = ?, flag = ?, refund_reason = ?, refunded_at = ?, updated_at = ? WHERE id = ?', [
+        writes.add('UPDATE payments SET status = ?, flag = ?, refund_reason = ?, refunded_at = ?, updated_at = ? WHERE id = ?', [
           p.status, p.flag, p.refundReason, p.status === 'refunded' ? p.updatedAt : null, now, p.id,
         ]);
       }

@@ -188,7 +188,13 @@ export class Activation<S> {
     const { db } = this.host;
     const now = this.host.now();
     const { definition: def, address } = this;
-    if (def.durable) {
+    // Kinds whose activations are mostly of actors that do not exist yet (an order: one per
+    // checkout) are loaded once outside a transaction; only one that exists is loaded again with
+    // its claim (an older activation may commit until the claim raises the fence).
+    const absent = def.durable && def.store.probeFirst && def.store.exists ? await db.read(async (manager) => def.store.load(manager, address.id, now)) : null;
+    if (absent && def.store.exists?.(absent) === false) {
+      this.state = absent; // claimed by its first commit, if any
+    } else if (def.durable) {
       await db.transaction(async (manager) => {
         this.state = await def.store.load(manager, address.id, now);
         if (def.store.exists?.(this.state) === false) return; // claimed by its first commit, if any
@@ -393,17 +399,30 @@ export class Activation<S> {
       // in the database until that one commits, and reads what it wrote. (Waiting before taking a
       // pooled connection, so that waiting batches cannot hold every connection.)
       if (previous) await previous.locked;
-      await this.host.db.transaction(async (manager) => {
-        if (this.fence === 0) await this.claim(manager, p.now);
+      // Every write of the batch, fence check first, in one packet on MariaDB, which also opens
+      // the transaction; COMMIT is the second round trip (Database.writeTransaction).
+      await this.host.db.writeTransaction(async (writes) => {
         try {
-          await journal.checkFence(manager, address, this.fence, p.now);
+          // The actor's first commit in this activation claims it, in the same packet when the
+          // placement can (its claim then also takes the row lock: no separate fence check).
+          let claimed: (() => number) | null | undefined;
+          if (this.fence === 0) {
+            claimed = this.host.placement.claimWrites?.(writes, address, p.now);
+            if (claimed === null) throw new FencedError(this.key, 0);
+            if (claimed === undefined) await this.claim(await writes.begin(), p.now);
+          }
+          if (!claimed) journal.checkFence(writes, address, this.fence, p.now);
+          if (p.persists.length > 0) await def.store.save(writes, address.id, p.persists, p.before, p.after, p.now);
+          if (p.remindersSet.size + p.remindersCleared.size > 0) journal.saveReminders(writes, address, p.remindersSet, p.remindersCleared);
+          if (p.inbox.length > 0) journal.recordInbox(writes, address, p.inbox, p.now);
+          if (p.sends.length > 0) journal.writeOutbox(writes, p.sends);
+          await writes.run();
+          // Holds only if this batch commits; any failure from here on steps this activation down.
+          if (claimed) this.fence = claimed();
         } finally {
+          // The fence check has taken the actor's row lock (or failed): the next batch may start.
           p.onLocked();
         }
-        if (p.persists.length > 0) await def.store.save(manager, address.id, p.persists, p.before, p.after, p.now);
-        if (p.remindersSet.size + p.remindersCleared.size > 0) await journal.saveReminders(manager, address, p.remindersSet, p.remindersCleared);
-        if (p.inbox.length > 0) await journal.recordInbox(manager, address, p.inbox, p.now);
-        if (p.sends.length > 0) await journal.writeOutbox(manager, p.sends);
         if (previous && !(await previous.done)) {
           previousFailed = true;
           throw new ActorRuntimeError('UNAVAILABLE', 'the batch before this one failed');

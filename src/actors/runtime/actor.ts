@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { WriteSet } from '../../persistence/write-set';
 
 /**
  * An actor's address: `(kind, id)`, e.g. `{ kind: 'deal', id: '0197…' }`. Actors are virtual
@@ -39,9 +40,13 @@ export interface Transition<S, R = unknown> {
 }
 
 /**
- * Loads and saves one kind's state. `save` runs inside the batch's transaction, after the runtime
- * has checked the activation's fencing token; it gets every `persist` change of the batch in order
- * and the states before and after the batch.
+ * Loads and saves one kind's state. `save` describes the batch's writes: it gets every `persist`
+ * change of the batch in order and the states before and after the batch, and adds its statements
+ * to `writes`, which the runtime sends after the fencing-token check and before the inbox and
+ * outbox rows, all in the batch's transaction (one round trip on MariaDB). A statement that must
+ * change an exact number of rows (a stock guard) carries a check; a failed check rolls the whole
+ * batch back. Rare writes may run at once on the manager `writes.begin()` gives, in the same
+ * transaction.
  */
 export interface ActorStore<S> {
   load(manager: EntityManager, id: string, now: number): Promise<S>;
@@ -51,7 +56,14 @@ export interface ActorStore<S> {
    * passivated soon, so made-up ids cost no rows and little memory.
    */
   exists?(state: S): boolean;
-  save(manager: EntityManager, id: string, changes: unknown[], before: S, after: S, now: number): Promise<void>;
+  /**
+   * Whether most activations are of actors that do not exist yet (orders: one new actor per
+   * checkout). The runtime then loads first outside a transaction, and an absent actor costs one
+   * read instead of a transaction; one that exists is loaded again inside its claim's transaction.
+   * Needs `exists`.
+   */
+  probeFirst?: boolean;
+  save(writes: WriteSet, id: string, changes: unknown[], before: S, after: S, now: number): Promise<void> | void;
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { EntityManager } from 'typeorm';
 import { ActorInboxEntity, ActorOutboxEntity, ActorReminderEntity, ActorStateEntity } from '../../persistence/entities/actor.entity';
 import type { Address } from './actor';
-import { execute } from '../../persistence/sql';
+import { execute, placeholders } from '../../persistence/sql';
+import type { WriteSet } from '../../persistence/write-set';
 import { FencedError } from './errors';
 
 /**
@@ -47,6 +48,40 @@ export const journal = {
     return affected === 1;
   },
 
+  /**
+   * {@link claimFenceAtMost} as two statements of a batch's `writes`: the batch fails with
+   * FencedError when an owner with a newer token has taken the actor.
+   */
+  claimFenceAtMostWrites(writes: WriteSet, address: Address, token: number, now: number): void {
+    const insert = writes.dialect === 'mariadb' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
+    writes.add(`${insert} INTO actor_state (kind, actor_id, fence, commits, updated_at) VALUES (?, ?, 0, 0, ?)`, [address.kind, address.id, now]);
+    const key = `${address.kind}:${address.id}`;
+    writes.add('UPDATE actor_state SET fence = ?, commits = commits + 1, updated_at = ? WHERE kind = ? AND actor_id = ? AND fence <= ?', [token, now, address.kind, address.id, token], (affected) =>
+      affected === 1 ? null : new FencedError(key, token),
+    );
+  },
+
+  /**
+   * Embedded placement's claim as statements of a batch's `writes`: raises the actor's fence by
+   * one (creating its row at 0 first) and reads it back. Nothing can refuse it: one process owns
+   * every actor, and the raise fences off any older activation of it. Returns the new token's
+   * getter, valid once the writes have run.
+   */
+  raiseFenceWrites(writes: WriteSet, address: Address, now: number): () => number {
+    const insert = writes.dialect === 'mariadb' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
+    writes.add(`${insert} INTO actor_state (kind, actor_id, fence, commits, updated_at) VALUES (?, ?, 0, 0, ?)`, [address.kind, address.id, now]);
+    writes.add('UPDATE actor_state SET fence = fence + 1, commits = commits + 1, updated_at = ? WHERE kind = ? AND actor_id = ?', [now, address.kind, address.id]);
+    let token = 0;
+    writes.addRead('SELECT fence FROM actor_state WHERE kind = ? AND actor_id = ?', [address.kind, address.id], (rows) => {
+      token = Number(rows[0]?.fence ?? 0);
+    });
+    const key = `${address.kind}:${address.id}`;
+    return () => {
+      if (!(token > 0)) throw new FencedError(key, 0);
+      return token;
+    };
+  },
+
   /** The current fence (0 when the actor never ran). */
   async currentFence(manager: EntityManager, address: Address): Promise<number> {
     const row = await manager.findOne(ActorStateEntity, { where: { kind: address.kind, actorId: address.id } });
@@ -56,11 +91,13 @@ export const journal = {
   /**
    * First statement of every commit: touches the actor's row only if `fence` is still the newest
    * token. It also takes the row lock, so commits of two activations of one actor serialize here.
-   * @throws FencedError when a newer activation exists.
+   * The commit fails with FencedError (and rolls back) when a newer activation exists.
    */
-  async checkFence(manager: EntityManager, address: Address, fence: number, now: number): Promise<void> {
-    const affected = await execute(manager, 'UPDATE actor_state SET commits = commits + 1, updated_at = ? WHERE kind = ? AND actor_id = ? AND fence = ?', [now, address.kind, address.id, fence]);
-    if (affected !== 1) throw new FencedError(`${address.kind}:${address.id}`, fence);
+  checkFence(writes: WriteSet, address: Address, fence: number, now: number): void {
+    const key = `${address.kind}:${address.id}`;
+    writes.add('UPDATE actor_state SET commits = commits + 1, updated_at = ? WHERE kind = ? AND actor_id = ? AND fence = ?', [now, address.kind, address.id, fence], (affected) =>
+      affected === 1 ? null : new FencedError(key, fence),
+    );
   },
 
   async loadReminders(manager: EntityManager, address: Address): Promise<Map<string, number>> {
@@ -68,13 +105,17 @@ export const journal = {
     return new Map(rows.map((r) => [r.name, r.dueAt]));
   },
 
-  async saveReminders(manager: EntityManager, address: Address, set: Map<string, number>, cleared: Set<string>): Promise<void> {
-    for (const name of cleared) {
-      await manager.delete(ActorReminderEntity, { kind: address.kind, actorId: address.id, name });
+  /** Clears and sets (upserts) the actor's durable reminders: at most two statements. */
+  saveReminders(writes: WriteSet, address: Address, set: Map<string, number>, cleared: Set<string>): void {
+    if (cleared.size > 0) {
+      writes.add(`DELETE FROM actor_reminders WHERE kind = ? AND actor_id = ? AND name IN (${[...cleared].map(() => '?').join(', ')})`, [address.kind, address.id, ...cleared]);
     }
     if (set.size > 0) {
-      const rows = [...set].map(([name, dueAt]) => ({ kind: address.kind, actorId: address.id, name, dueAt }));
-      await manager.upsert(ActorReminderEntity, rows, ['kind', 'actorId', 'name']);
+      const upsert = writes.dialect === 'mariadb' ? 'ON DUPLICATE KEY UPDATE due_at = VALUES(due_at)' : 'ON CONFLICT (kind, actor_id, name) DO UPDATE SET due_at = excluded.due_at';
+      writes.add(
+        `INSERT INTO actor_reminders (kind, actor_id, name, due_at) VALUES ${placeholders(set.size, 4)} ${upsert}`,
+        [...set].flatMap(([name, dueAt]) => [address.kind, address.id, name, dueAt]),
+      );
     }
   },
 
@@ -97,28 +138,25 @@ export const journal = {
     return new Map(rows.map((r) => [r.messageId, r.reply === null ? undefined : JSON.parse(r.reply)]));
   },
 
-  async recordInbox(manager: EntityManager, address: Address, entries: Array<{ id: string; reply: unknown }>, now: number): Promise<void> {
+  /** Records the batch's handled durable message ids with their replies (500 rows a statement). */
+  recordInbox(writes: WriteSet, address: Address, entries: Array<{ id: string; reply: unknown }>, now: number): void {
     for (let i = 0; i < entries.length; i += 500) {
-      await manager
-        .createQueryBuilder()
-        .insert()
-        .into(ActorInboxEntity)
-        .values(
-          entries.slice(i, i + 500).map((e) => ({
-            kind: address.kind,
-            actorId: address.id,
-            messageId: e.id,
-            reply: e.reply === undefined ? null : JSON.stringify(e.reply),
-            handledAt: now,
-          })),
-        )
-        .execute();
+      const chunk = entries.slice(i, i + 500);
+      writes.add(
+        `INSERT INTO actor_inbox (kind, actor_id, message_id, reply, handled_at) VALUES ${placeholders(chunk.length, 5)}`,
+        chunk.flatMap((e) => [address.kind, address.id, e.id, e.reply === undefined ? null : JSON.stringify(e.reply), now]),
+      );
     }
   },
 
-  async writeOutbox(manager: EntityManager, rows: ActorOutboxEntity[]): Promise<void> {
+  /** Writes the batch's sends to the outbox (500 rows a statement). */
+  writeOutbox(writes: WriteSet, rows: ActorOutboxEntity[]): void {
     for (let i = 0; i < rows.length; i += 500) {
-      await manager.createQueryBuilder().insert().into(ActorOutboxEntity).values(rows.slice(i, i + 500)).execute();
+      const chunk = rows.slice(i, i + 500);
+      writes.add(
+        `INSERT INTO actor_outbox (id, from_kind, from_id, to_kind, to_id, message, created_at) VALUES ${placeholders(chunk.length, 7)}`,
+        chunk.flatMap((r) => [r.id, r.fromKind, r.fromId, r.toKind, r.toId, r.message, r.createdAt]),
+      );
     }
   },
 

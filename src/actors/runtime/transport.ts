@@ -1,4 +1,5 @@
 import type { EntityManager } from 'typeorm';
+import type { WriteSet } from '../../persistence/write-set';
 import type { Address, Envelope } from './actor';
 import { journal } from './journal';
 
@@ -33,6 +34,15 @@ export interface Placement {
   isLocal(address: Address): boolean;
   /** Claims a new fencing token inside `manager`'s transaction; null when a newer owner exists. */
   claim(manager: EntityManager, address: Address, now: number): Promise<number | null>;
+  /**
+   * Optional: {@link claim} as statements of a batch's `writes` (the actor's first commit in an
+   * activation), saving the claim its own round trips. The claim's UPDATE takes the actor's row
+   * lock and fences off older activations, so that batch needs no separate fence check. Returns
+   * the token's getter, valid once the writes have run; the token holds only if the batch
+   * commits (a failed claim fails it with FencedError). Null when this node may not claim the
+   * actor now.
+   */
+  claimWrites?(writes: WriteSet, address: Address, now: number): (() => number) | null;
 }
 
 /** Embedded transport: this process owns every actor, a request is a direct call. */
@@ -66,5 +76,10 @@ export class SingleNodePlacement implements Placement {
   async claim(manager: EntityManager, address: Address, now: number): Promise<number | null> {
     const token = (await journal.currentFence(manager, address)) + 1;
     return (await journal.claimFence(manager, address, token, now)) ? token : null;
+  }
+
+  /** The stored fence plus one, raised and read back in the batch's packet. */
+  claimWrites(writes: WriteSet, address: Address, now: number): () => number {
+    return journal.raiseFenceWrites(writes, address, now);
   }
 }

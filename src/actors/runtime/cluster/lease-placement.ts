@@ -1,6 +1,7 @@
 import type Redis from 'ioredis';
 import type { EntityManager } from 'typeorm';
 import type { Database } from '../../../persistence/database';
+import type { WriteSet } from '../../../persistence/write-set';
 import { execute } from '../../../persistence/sql';
 import type { Address, RuntimeLogger } from '../actor';
 import { journal } from '../journal';
@@ -129,6 +130,14 @@ export class LeasePlacement implements Placement {
     const held = this.held.get(this.partitionOf(address));
     if (!held || this.validUntil(held) <= this.clock()) return null;
     return (await journal.claimFenceAtMost(manager, address, held.token, now)) ? held.token : null;
+  }
+
+  claimWrites(writes: WriteSet, address: Address, now: number): (() => number) | null {
+    const held = this.held.get(this.partitionOf(address));
+    if (!held || this.validUntil(held) <= this.clock()) return null;
+    const { token } = held;
+    journal.claimFenceAtMostWrites(writes, address, token, now);
+    return () => token;
   }
 
   /** Starts the renewer; partitions are taken at its first heartbeat (when Redis answers). */
