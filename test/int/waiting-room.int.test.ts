@@ -136,8 +136,11 @@ describe('the waiting room (server process, MariaDB, socket.io)', () => {
     await http.close();
     expect(tickets.filter((t) => t.status !== 201).map((t) => `${t.status} ${JSON.stringify(t.body)}`).slice(0, 3)).toEqual([]);
     // Sent within 2 s; on this two-core box (server, MariaDB and 2,000 clients sharing it) the last
-    // answers land a few seconds later. Throughput is measured in bench/, not asserted here.
-    expect(joinEnd - joinStart).toBeLessThan(30_000);
+    // answers land 20-30 s later, bound by this test process's CPU (the 2,000 socket.io clients
+    // and the 10,000 requests; the server sits at 10-50 % of a core), and up to about a minute when
+    // other test files run beside it. A guard against a hang, not a speed check: throughput is
+    // measured in bench/ (npm run bench -- queue).
+    expect(joinEnd - joinStart).toBeLessThan(120_000);
     console.log(`10,000 joins sent over 2 s, all answered in ${joinEnd - joinStart} ms`);
 
     // Every ticket has a unique seq once the pre-queue is shuffled.
