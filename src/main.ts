@@ -20,7 +20,7 @@ async function main(): Promise<void> {
     else app.log.info({ signal }, 'shutting down: finishing in-flight work');
     await app.close();
   });
-  await app.listen({ port: config.port, host: config.host });
+  await app.listen({ port: config.port, host: config.host, backlog: config.listenBacklog });
   app.log.info(`Dealrush is up: http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${(app.server.address() as { port: number }).port}/ (API docs at /docs)`);
 }
 

@@ -14,7 +14,7 @@ describe('a burst of holds on one deal (MariaDB, HTTP)', () => {
   beforeAll(async () => {
     db = await createTestDatabase('burst');
     app = await startTestApp(db.url, { DB_POOL_SIZE: '10' });
-    await app.listen({ port: 0, host: '127.0.0.1' });
+    await app.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }); // 2,000 connects at once
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   });
   afterAll(async () => {

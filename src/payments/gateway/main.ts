@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  await app.listen({ port: config.gatewayPort, host: config.host });
+  await app.listen({ port: config.gatewayPort, host: config.host, backlog: config.listenBacklog });
   app.log.info(`mock payment gateway is up on port ${config.gatewayPort}${config.gatewayUrl ? ` (public URL ${config.gatewayUrl})` : ''}`);
 }
 
