@@ -17,11 +17,11 @@ const EnvSchema = Type.Object({
   /**
    * Length of the listen queue (connections the kernel has accepted and the server not yet).
    * Node's 511 overflows when thousands of shoppers connect in the same second, and each dropped
-   * SYN costs its client a 1 s, then 3 s, then 7 s retry. A longer queue is not better on an
+   * SYN costs its client a 1 s, then 3 s, then 7 s retry. A longer queue did not help an
    * overloaded node: it holds connections whose clients have given up by the time they are
-   * accepted (measured: a 4,000-shopper rehearsal on 2 cores paid 1,390-1,445 orders with 511 and
-   * 765-812 with 4096). Raise it when the nodes have headroom and connects come in bursts. Linux
-   * caps it at `net.core.somaxconn`.
+   * accepted (4,000-shopper rehearsals on 2 cores paid 788, 1,390 and 1,445 orders with 511, and
+   * 765 and 812 with 4096). Raise it when the nodes have headroom and connects come in bursts.
+   * Linux caps it at `net.core.somaxconn`.
    */
   LISTEN_BACKLOG: Type.Integer({ minimum: 1, maximum: 65535, default: 511 }),
   /** `mysql://` or `mariadb://` for MariaDB; unset for SQLite under DATA_DIR. */
