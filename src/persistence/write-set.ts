@@ -77,9 +77,7 @@ export class WriteSet {
    * before it. `check`, if given, judges the number of rows it changed.
    */
   add(sql: string, values: readonly unknown[], check?: AffectedCheck): void {
-    if (this.pending.length > 0 && this.bytes + sql.length > PACKET_BYTES) this.cut();
-    this.pending.push({ sql, values, check });
-    this.bytes += sql.length;
+    this.push({ sql, values, check });
   }
 
   /**
@@ -88,9 +86,7 @@ export class WriteSet {
    * checks of later statements.
    */
   addRead(sql: string, values: readonly unknown[], onRows: (rows: Array<Record<string, unknown>>) => void): void {
-    if (this.pending.length > 0 && this.bytes + sql.length > PACKET_BYTES) this.cut();
-    this.pending.push({ sql, values, onRows });
-    this.bytes += sql.length;
+    this.push({ sql, values, onRows });
   }
 
   /**
@@ -116,6 +112,13 @@ export class WriteSet {
       }
     }
     return packets.length;
+  }
+
+  /** Queues one statement, starting a new packet when this one would pass PACKET_BYTES. */
+  private push(write: Write): void {
+    if (this.pending.length > 0 && this.bytes + write.sql.length > PACKET_BYTES) this.cut();
+    this.pending.push(write);
+    this.bytes += write.sql.length;
   }
 
   private cut(): void {

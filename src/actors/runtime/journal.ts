@@ -1,6 +1,6 @@
 import type { EntityManager } from 'typeorm';
 import { ActorInboxEntity, ActorOutboxEntity, ActorReminderEntity, ActorStateEntity } from '../../persistence/entities/actor.entity';
-import type { Address } from './actor';
+import { addressKey, type Address } from './actor';
 import { execute, placeholders } from '../../persistence/sql';
 import type { WriteSet } from '../../persistence/write-set';
 import { FencedError } from './errors';
@@ -53,9 +53,8 @@ export const journal = {
    * FencedError when an owner with a newer token has taken the actor.
    */
   claimFenceAtMostWrites(writes: WriteSet, address: Address, token: number, now: number): void {
-    const insert = writes.dialect === 'mariadb' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
-    writes.add(`${insert} INTO actor_state (kind, actor_id, fence, commits, updated_at) VALUES (?, ?, 0, 0, ?)`, [address.kind, address.id, now]);
-    const key = `${address.kind}:${address.id}`;
+    addStateRow(writes, address, now);
+    const key = addressKey(address);
     writes.add('UPDATE actor_state SET fence = ?, commits = commits + 1, updated_at = ? WHERE kind = ? AND actor_id = ? AND fence <= ?', [token, now, address.kind, address.id, token], (affected) =>
       affected === 1 ? null : new FencedError(key, token),
     );
@@ -68,14 +67,13 @@ export const journal = {
    * getter, valid once the writes have run.
    */
   raiseFenceWrites(writes: WriteSet, address: Address, now: number): () => number {
-    const insert = writes.dialect === 'mariadb' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
-    writes.add(`${insert} INTO actor_state (kind, actor_id, fence, commits, updated_at) VALUES (?, ?, 0, 0, ?)`, [address.kind, address.id, now]);
+    addStateRow(writes, address, now);
     writes.add('UPDATE actor_state SET fence = fence + 1, commits = commits + 1, updated_at = ? WHERE kind = ? AND actor_id = ?', [now, address.kind, address.id]);
     let token = 0;
     writes.addRead('SELECT fence FROM actor_state WHERE kind = ? AND actor_id = ?', [address.kind, address.id], (rows) => {
       token = Number(rows[0]?.fence ?? 0);
     });
-    const key = `${address.kind}:${address.id}`;
+    const key = addressKey(address);
     return () => {
       if (!(token > 0)) throw new FencedError(key, 0);
       return token;
@@ -94,7 +92,7 @@ export const journal = {
    * The commit fails with FencedError (and rolls back) when a newer activation exists.
    */
   checkFence(writes: WriteSet, address: Address, fence: number, now: number): void {
-    const key = `${address.kind}:${address.id}`;
+    const key = addressKey(address);
     writes.add('UPDATE actor_state SET commits = commits + 1, updated_at = ? WHERE kind = ? AND actor_id = ? AND fence = ?', [now, address.kind, address.id, fence], (affected) =>
       affected === 1 ? null : new FencedError(key, fence),
     );
@@ -174,3 +172,9 @@ export const journal = {
     return result.affected ?? 0;
   },
 };
+
+/** The actor's `actor_state` row at fence 0, unless it exists: the first of a claim's statements. */
+function addStateRow(writes: WriteSet, address: Address, now: number): void {
+  const insert = writes.dialect === 'mariadb' ? 'INSERT IGNORE' : 'INSERT OR IGNORE';
+  writes.add(`${insert} INTO actor_state (kind, actor_id, fence, commits, updated_at) VALUES (?, ?, 0, 0, ?)`, [address.kind, address.id, now]);
+}
