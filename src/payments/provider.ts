@@ -1,5 +1,4 @@
-import http from 'node:http';
-import https from 'node:https';
+import { httpExchange, keepAliveAgents } from './http-exchange';
 
 /** A payment's state at the gateway. */
 export type GatewayStatus = 'pending' | 'approved' | 'declined' | 'refunded';
@@ -87,7 +86,7 @@ export class HttpGatewayProvider implements PaymentProvider {
   private async call(method: string, path: string, body: unknown, nullOn404 = false): Promise<GatewayPaymentView | null> {
     let res: { status: number; text: string };
     try {
-      res = await send(method, new URL(`${this.baseUrl()}${path}`), body === undefined ? undefined : JSON.stringify(body), this.options.timeoutMs ?? 10_000);
+      res = await httpExchange(agents, method, new URL(`${this.baseUrl()}${path}`), { body: body === undefined ? undefined : JSON.stringify(body), timeoutMs: this.options.timeoutMs ?? 10_000 });
     } catch (error) {
       throw new GatewayUnavailableError(`the payment gateway did not answer ${method} ${path}: ${(error as Error).message}`);
     }
@@ -106,36 +105,7 @@ export class HttpGatewayProvider implements PaymentProvider {
 }
 
 /**
- * Kept-alive connections to the gateway (no cap on sockets: a checkout rush asks at once). An idle
- * one is closed after IDLE_MS, before a server's usual keep-alive timeout (5 s) could close it under
- * a request.
+ * Kept-alive connections to the gateway (no cap on sockets: a checkout rush asks at once, and each
+ * answer may take the gateway's own time).
  */
-const IDLE_MS = 4000;
-const agents = { http: new http.Agent({ keepAlive: true, timeout: IDLE_MS }), https: new https.Agent({ keepAlive: true, timeout: IDLE_MS }) };
-
-/**
- * One HTTP exchange with node:http (a fraction of `fetch`'s CPU per call, which a checkout rush
- * pays once per payment). Rejects when no whole answer came within `timeoutMs`.
- */
-function send(method: string, url: URL, body: string | undefined, timeoutMs: number): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const secure = url.protocol === 'https:';
-    const headers: Record<string, string | number> = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-    const req = (secure ? https : http).request(url, { method, headers, agent: secure ? agents.https : agents.http }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        clearTimeout(timer);
-        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
-      });
-      res.on('error', fail);
-    });
-    const timer = setTimeout(() => req.destroy(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-    function fail(error: Error): void {
-      clearTimeout(timer);
-      reject(error);
-    }
-    req.on('error', fail);
-    req.end(body);
-  });
-}
+const agents = keepAliveAgents({ idleMs: 4000 });

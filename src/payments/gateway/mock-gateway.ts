@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { httpExchange, keepAliveAgents, type HttpAgents } from '../http-exchange';
 import { signatureHeader, SIGNATURE_HEADER } from '../signature';
 
 /** A payment as the mock gateway keeps it. Money in minor units. */
@@ -73,8 +74,14 @@ export interface MockGatewayOptions {
   maxAttempts?: number;
   /** Approve every payment this many ms after it is created, as a shopper at the card page would. */
   autoApproveMs?: number | null;
-  /** Timeout of one webhook request (ms). Default 10 s. */
+  /** Timeout of one webhook request (ms), the wait for a free connection included. Default 10 s. */
   deliveryTimeoutMs?: number;
+  /**
+   * Webhook requests in flight at once to one endpoint (origin), over kept-alive connections;
+   * later ones wait for a free connection, as with a real gateway's per-endpoint delivery limit.
+   * Default 64.
+   */
+  deliveryConcurrency?: number;
   clock?: () => number;
   log?: (obj: object, msg: string) => void;
 }
@@ -98,6 +105,8 @@ export class GatewayError extends Error {
 export class MockGateway {
   readonly payments = new Map<string, GatewayPayment>();
   readonly deliveries: DeliveryRecord[] = [];
+  /** Webhook connections, kept alive and capped per endpoint (`deliveryConcurrency`); made on first use. */
+  private webhookAgents: HttpAgents | null = null;
   faults: GatewayFaults = noFaults();
   private parked: GatewayEvent | null = null;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -183,6 +192,8 @@ export class MockGateway {
 
   close(): void {
     this.closed = true;
+    this.webhookAgents?.http.destroy();
+    this.webhookAgents?.https.destroy();
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
   }
@@ -235,14 +246,13 @@ export class MockGateway {
     const body = JSON.stringify(event);
     const secret = this.faults.signingSecret ?? this.options.secret;
     const signature = signatureHeader(secret, Math.floor(this.clock() / 1000), body);
-    fetch(payment.webhookUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [SIGNATURE_HEADER]: signature, 'user-agent': 'dealrush-mock-gateway/1' },
+    this.webhookAgents ??= keepAliveAgents({ idleMs: 4000, maxSockets: this.options.deliveryConcurrency ?? 64 });
+    httpExchange(this.webhookAgents, 'POST', new URL(payment.webhookUrl), {
       body,
-      signal: AbortSignal.timeout(this.options.deliveryTimeoutMs ?? 10_000),
+      headers: { [SIGNATURE_HEADER]: signature, 'user-agent': 'dealrush-mock-gateway/1' },
+      timeoutMs: this.options.deliveryTimeoutMs ?? 10_000,
     }).then(
-      async (res) => {
-        await res.arrayBuffer().catch(() => undefined);
+      (res) => {
         this.record(event, attempt, res.status);
         if (res.status < 200 || res.status > 299) this.retry(event, attempt);
       },
