@@ -16,6 +16,7 @@ import { cpuSeconds, findDatabasePid, freePort, logSummary, mint, repoRoot, star
 export interface QueueOptions {
   /** Seconds of joins per system. */
   durationSeconds: number;
+  /** Keep-alive HTTP connections of the closed-loop load generator (each one request at a time). */
   connections: number;
   /** Shoppers minted for Dealrush's joins (each joins once: a repeat join is a cheap 200). */
   shoppers: number;
@@ -311,7 +312,7 @@ export function renderQueueMarkdown(report: QueueReport): string {
 export const QUEUE_USAGE = `  queue              queue joins over HTTP on one deal with its waiting room on (every request a
                      new shopper), against a Redis ZADD+ZRANK baseline; then the fan-out of
                      queue:progress to N sockets in the deal's room (lag p99, memory per socket)
-                     options: --duration S (default 30), --connections N (default 256),
+                     options: --duration S (default 30), --connections N (default 128),
                      --shoppers N (default 150000), --sockets N (default 10000; 0 skips),
                      --fanout-seconds S (default 15), --client lean|undici (the load
                      generator's HTTP client for both systems; default lean), --quick, --no-record`;
@@ -344,7 +345,10 @@ export async function runQueueCommand(argv: string[]): Promise<number> {
     options = {
       quick,
       durationSeconds: whole('duration', values.duration, quick ? 5 : 30, 1, 600),
-      connections: whole('connections', values.connections, 256, 1, 2000),
+      // 128 keep-alive connections already saturate the server on this 2-core machine: 256 gave
+      // the same joins/s (11,585 vs 11,566 in session 5) with twice the latency, which was only
+      // requests waiting in the load generator's own queue (Little's law), not the server's.
+      connections: whole('connections', values.connections, 128, 1, 2000),
       shoppers: whole('shoppers', values.shoppers, quick ? 30_000 : 150_000, 100, 1_000_000),
       sockets: whole('sockets', values.sockets, quick ? 2000 : 10_000, 0, 15_000),
       fanoutSeconds: whole('fanout-seconds', values['fanout-seconds'], quick ? 5 : 15, 1, 300),
