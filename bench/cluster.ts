@@ -39,7 +39,7 @@ export interface ClusterRun {
   system: string;
   nodes: number;
   peak: { holdsPerSecond: number; latency: LatencySummary; errors: Record<string, number> };
-  half: { rate: number; achieved: number; latency: LatencySummary; errors: Record<string, number>; mailbox: MailboxLatency[] };
+  half: { rate: number; achieved: number; latency: LatencySummary; errors: Record<string, number>; mailbox: MailboxLatency[]; eventLoopLag: EventLoopLag[] };
   check: { created: number; held: number; rows: number; ok: boolean };
   serverLog: { warn: number; error: number; fatal: number };
 }
@@ -71,12 +71,15 @@ export interface MailboxLatency {
 type AskHistograms = Map<string, { kind: string; route: string; buckets: Map<number, number>; sum: number }>;
 
 /** Reads and adds up the ask-latency histograms of `origins` (their `/metrics`). */
-async function scrapeAskLatency(origins: string[]): Promise<AskHistograms> {
+async function scrapeAskLatency(origins: string[], loopLag?: EventLoopLag[]): Promise<AskHistograms> {
   const out: AskHistograms = new Map();
   for (const origin of origins) {
     const res = await request(`${origin}/metrics`);
     const text = await res.body.text();
+    const lag: EventLoopLag = { p99: NaN, max: NaN };
     for (const line of text.split('\n')) {
+      const l = /^nodejs_eventloop_lag_(p99|max)_seconds (\S+)$/.exec(line);
+      if (l) lag[l[1] as 'p99' | 'max'] = Number(l[2]) * 1000;
       const m = /^dealrush_actor_ask_seconds_(bucket|sum)\{([^}]*)\} (\S+)$/.exec(line);
       if (!m) continue;
       const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]));
@@ -90,8 +93,18 @@ async function scrapeAskLatency(origins: string[]): Promise<AskHistograms> {
         h.buckets.set(le, (h.buckets.get(le) ?? 0) + value);
       }
     }
+    loopLag?.push(lag);
   }
   return out;
+}
+
+/**
+ * A node's event-loop delay (ms) since its previous scrape: prom-client's default metrics read
+ * perf_hooks' `monitorEventLoopDelay` (10 ms resolution) and reset it on every scrape.
+ */
+export interface EventLoopLag {
+  p99: number;
+  max: number;
 }
 
 /** The asks between two scrapes, per kind (routes merged): count, p50, p99 and mean in ms. */
@@ -213,7 +226,9 @@ export async function runCluster(options: ClusterOptions, teardown: Teardown): P
     // before and after it, and their difference is the mailbox latency of this window.
     const before = await scrapeAskLatency(servers.map((s) => s.origin));
     const half = await withBar(`${setup.system}: half load`, options.seconds, () => openLoop(servers.map((s) => s.origin), peakRate / 2, options.seconds, makeRequest));
-    const mailbox = mailboxLatency(before, await scrapeAskLatency(servers.map((s) => s.origin)));
+    // Each node's event-loop delay over the same window: how much of the mailbox tail is waiting for the CPU.
+    const eventLoopLag: EventLoopLag[] = [];
+    const mailbox = mailboxLatency(before, await scrapeAskLatency(servers.map((s) => s.origin), eventLoopLag));
     const [[deal]] = await admin.query<RowDataPacket[]>(`SELECT held_units FROM \`${database}\`.deals WHERE id = ?`, [dealId]);
     const [[rows]] = await admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM \`${database}\`.holds WHERE deal_id = ?`, [dealId]);
     const created = peakCreated + half.created;
@@ -223,7 +238,7 @@ export async function runCluster(options: ClusterOptions, teardown: Teardown): P
       system: setup.system,
       nodes: setup.nodes,
       peak: { holdsPerSecond: peakRate, latency: summarize(peakResults.flatMap((r) => [r.latency.p50])), errors: mergeErrors(peakResults) },
-      half: { rate: peakRate / 2, achieved: half.created / options.seconds, latency: half.latency, errors: half.errors, mailbox },
+      half: { rate: peakRate / 2, achieved: half.created / options.seconds, latency: half.latency, errors: half.errors, mailbox, eventLoopLag },
       check: { created, held: Number(deal.held_units), rows: Number(rows.n), ok: created === Number(deal.held_units) && created === Number(rows.n) },
       serverLog: { warn: sum(logs, 'warn'), error: sum(logs, 'error'), fatal: sum(logs, 'fatal') },
     });
@@ -330,11 +345,15 @@ async function openLoop(origins: string[], rate: number, seconds: number, makeRe
 
 const f0 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(0));
 const f1 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(1));
-const HEAD = ['set-up', 'nodes', 'peak holds/s', 'peak p99 ms', 'half-load rate/s', 'half HTTP p50 ms', 'half HTTP p99 ms', 'half mailbox p50 / p99 ms by kind', 'errors', 'database check'];
+const HEAD = ['set-up', 'nodes', 'peak holds/s', 'peak p99 ms', 'half-load rate/s', 'half HTTP p50 ms', 'half HTTP p99 ms', 'half mailbox p50 / p99 ms by kind', 'half event-loop delay p99 / max ms (worst node)', 'errors', 'database check'];
 const mailboxCell = (run: ClusterRun) => run.half.mailbox.map((m) => `${m.kind} ${f1(m.p50)} / ${f1(m.p99)}`).join('; ') || 'n/a';
+const lagCell = (run: ClusterRun) => {
+  const lags = run.half.eventLoopLag.filter((l) => Number.isFinite(l.p99));
+  return lags.length === 0 ? 'n/a' : `${f1(Math.max(...lags.map((l) => l.p99)))} / ${f1(Math.max(...lags.map((l) => l.max)))}`;
+};
 const rows = (r: ClusterReport) =>
   r.runs.map((run) => [
-    run.system, String(run.nodes), f0(run.peak.holdsPerSecond), f1(run.peak.latency.p99), f0(run.half.rate), f1(run.half.latency.p50), f1(run.half.latency.p99), mailboxCell(run),
+    run.system, String(run.nodes), f0(run.peak.holdsPerSecond), f1(run.peak.latency.p99), f0(run.half.rate), f1(run.half.latency.p50), f1(run.half.latency.p99), mailboxCell(run), lagCell(run),
     Object.entries({ ...run.peak.errors, ...run.half.errors }).map(([k, v]) => `${k} ${v}`).join(', ') || 'none',
     run.check.ok ? `ok (${run.check.created} holds)` : `MISMATCH ${JSON.stringify(run.check)}`,
   ]);
