@@ -44,6 +44,8 @@ const EnvSchema = Type.Object({
   PAYMENT_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   /** A payment still pending this long is asked about at the gateway (a lost webhook). */
   PAYMENT_RECONCILE_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 120 }),
+  /** Payments one reconciliation run asks the gateway about (the next ones after the last run's). */
+  PAYMENT_RECONCILE_BATCH: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   /** How often the reconciliation job runs (also retries refunds and unprocessed webhooks). */
   PAYMENT_JOBS_INTERVAL_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
   /** Payment jobs (webhook events, refunds, sweeps) one node runs at once (cluster mode, BullMQ). */
@@ -146,6 +148,7 @@ export interface Config {
   paymentWebhookSecretPreviousUntil: number | null;
   paymentWebhookUrl: string | null;
   paymentReconcileAfterSeconds: number;
+  paymentReconcileBatch: number;
   paymentJobsIntervalSeconds: number;
   paymentJobsConcurrency: number;
   queuePrefix: string;
@@ -259,6 +262,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     paymentWebhookSecretPreviousUntil: e.PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL ? Date.parse(e.PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL) : null,
     paymentWebhookUrl: e.PAYMENT_WEBHOOK_URL ?? null,
     paymentReconcileAfterSeconds: e.PAYMENT_RECONCILE_AFTER_SECONDS,
+    paymentReconcileBatch: e.PAYMENT_RECONCILE_BATCH,
     paymentJobsIntervalSeconds: e.PAYMENT_JOBS_INTERVAL_SECONDS,
     paymentJobsConcurrency: e.PAYMENT_JOBS_CONCURRENCY,
     queuePrefix: e.QUEUE_PREFIX,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isUniqueViolation } from '../accounts/accounts';
-import { In, IsNull, LessThanOrEqual, type EntityManager } from 'typeorm';
+import { And, In, IsNull, LessThanOrEqual, MoreThan, type EntityManager } from 'typeorm';
 import type { PaymentEventResult, PaymentOutcome } from '../actors/order/order-actor';
 import type { Result } from '../actors/result';
 import type { ActorSystem } from '../actors/runtime/actor-system';
@@ -45,6 +45,8 @@ export interface PaymentServiceOptions {
   logger: RuntimeLogger;
   /** A payment pending this long (ms) is asked about at the gateway. */
   reconcileAfterMs: number;
+  /** Payments asked about per reconciliation run (default 100). */
+  reconcileBatch?: number;
   /** Called with every applied outcome (metrics, and the refunds job when an order asked for one). */
   onOutcome?: (applied: string) => void;
   clock?: () => number;
@@ -71,6 +73,8 @@ export class PaymentService {
   private readonly paymentOrders: Batcher<string, string | null>;
   /** Events to mark processed with their outcome, many per statement. */
   private readonly processed: Batcher<{ id: string; outcome: string }, void>;
+  /** Where the next reconciliation run goes on from (the last payment asked about); null: from the oldest. */
+  private reconcileCursor: { createdAt: number; id: string } | null = null;
 
   constructor(private readonly options: PaymentServiceOptions) {
     this.clock = options.clock ?? Date.now;
@@ -207,9 +211,26 @@ export class PaymentService {
    */
   async reconcile(): Promise<{ checked: number; settled: number }> {
     const before = this.clock() - this.options.reconcileAfterMs;
+    const batch = this.options.reconcileBatch ?? BATCH;
+    // Each run takes the next `batch` payments after the last one asked about (oldest first),
+    // and starts over once it reaches the end: payments the shopper never paid stay pending at the
+    // gateway for good, and without the cursor the oldest of them would fill every run and hide a
+    // newer payment whose webhook was lost.
+    const after = this.reconcileCursor;
     const pending = await this.options.db.read((m) =>
-      m.find(PaymentEntity, { where: { status: 'pending', createdAt: LessThanOrEqual(before) }, order: { createdAt: 'ASC' }, take: BATCH }),
+      m.find(PaymentEntity, {
+        where: after
+          ? [
+              { status: 'pending', createdAt: And(MoreThan(after.createdAt), LessThanOrEqual(before)) },
+              { status: 'pending', createdAt: after.createdAt, id: MoreThan(after.id) },
+            ]
+          : { status: 'pending', createdAt: LessThanOrEqual(before) },
+        order: { createdAt: 'ASC', id: 'ASC' },
+        take: batch,
+      }),
     );
+    const last = pending[pending.length - 1];
+    this.reconcileCursor = pending.length < batch || !last ? null : { createdAt: last.createdAt, id: last.id };
     let settled = 0;
     for (const payment of pending) {
       try {

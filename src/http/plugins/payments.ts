@@ -63,6 +63,7 @@ export default fp(
       provider,
       logger,
       reconcileAfterMs: config.paymentReconcileAfterSeconds * 1000,
+      reconcileBatch: config.paymentReconcileBatch,
       onOutcome: (applied) => {
         app.metrics?.payments.inc({ outcome: applied });
         if (applied === 'refund_requested') jobs.kickRefunds();
