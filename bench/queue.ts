@@ -24,6 +24,11 @@ export interface QueueOptions {
   sockets: number;
   /** Seconds the fan-out is measured. */
   fanoutSeconds: number;
+  /**
+   * Nodes of the second fan-out measurement: the same room spread over this many cluster nodes
+   * (REDIS_URL set, sockets dealt round-robin, the emit crossing the Redis adapter); 0 or 1 skips it.
+   */
+  fanoutNodes: number;
   record: boolean;
   quick: boolean;
   /** The load generator's HTTP client for both systems (`lean` by default; see `runLoad`). */
@@ -49,6 +54,8 @@ export interface QueueSystemRun {
 }
 
 export interface FanoutResult {
+  /** Server processes the sockets were spread over (1: the embedded single node). */
+  nodes: number;
   sockets: number;
   failed: number;
   seconds: number;
@@ -56,9 +63,10 @@ export interface FanoutResult {
   /** Events a socket should have got: one per tick. */
   expectedPerSocket: number;
   lag: LatencySummary;
+  /** Summed over the nodes. */
   rssBeforeMiB: number;
   rssAfterMiB: number;
-  /** Server memory per connection (RSS growth / sockets), KiB. */
+  /** Server memory per connection (RSS growth of all nodes / sockets), KiB. */
   perConnectionKiB: number;
 }
 
@@ -70,8 +78,11 @@ export interface QueueReport {
   parameters: Record<string, string | number | boolean>;
   runs: QueueSystemRun[];
   ratio: number | null;
+  /** One node (the embedded server of the joins run). */
   fanout: FanoutResult | null;
-  targets: { joinsPerSecond: boolean; p99: boolean; noErrors: boolean; fanoutP99: boolean | null };
+  /** The same room over `fanoutNodes` cluster nodes (null when not measured). */
+  fanoutCluster: FanoutResult | null;
+  targets: { joinsPerSecond: boolean; p99: boolean; noErrors: boolean; fanoutP99: boolean | null; fanoutClusterP99: boolean | null };
 }
 
 const stampOf = (date: Date) => date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
@@ -143,9 +154,38 @@ export async function runQueue(options: QueueOptions, teardown: Teardown): Promi
     const { result, serverCpu, databaseCpu } = await drive(QUEUE_DEALRUSH, server, dbPid, options, () => `/api/deals/${dealId}/queue`, auth, auth.length);
     const [[rows]] = await admin.query<RowDataPacket[]>(`SELECT COUNT(*) AS n, COUNT(DISTINCT seq) AS seqs FROM \`${database}\`.tickets WHERE deal_id = ?`, [dealId]);
     const check = { created: result.created, rows: Number(rows.n), distinctSeqs: Number(rows.seqs), ok: result.created === Number(rows.n) && Number(rows.n) === Number(rows.seqs) };
-    if (options.sockets > 0) fanout = await measureFanout(server, dealId, options);
+    if (options.sockets > 0) fanout = await measureFanout([server], dealId, options);
     await server.stop();
     runs.push({ system: QUEUE_DEALRUSH, result, joinsPerSecond: perSecond(result), serverCpu, databaseCpu, check, serverLog: logSummary(server.logPath) });
+  }
+
+  // The same fan-out over cluster nodes: each node broadcasts to its own share of the room.
+  let fanoutCluster: FanoutResult | null = null;
+  if (options.sockets > 0 && options.fanoutNodes > 1) {
+    const clusterName = `benchq${stamp.replace(/\D/g, '')}`;
+    teardown.add('remove cluster keys', async () => {
+      const keys = await redis.keys(`${clusterName}*`);
+      if (keys.length > 0) await redis.del(...keys);
+    });
+    const nodes: ServerProcess[] = [];
+    for (let n = 0; n < options.fanoutNodes; n++) {
+      const port = await freePort();
+      const node = await startServer({ name: `node-${n}`, script: join(repoRoot, 'dist', 'src', 'main.js'), nodeArgs: startNodeArgs(repoRoot), port, env: { ...env, REDIS_URL, CLUSTER_NAME: clusterName, NODE_ID: `benchq-${n}` }, logPath: join(workDir, `node-${n}.log`), readyPath: '/health/ready' });
+      teardown.add(`stop node-${n}`, () => node.stop());
+      nodes.push(node);
+    }
+    await new Promise((r) => setTimeout(r, 3000)); // partitions settle over the nodes
+    const dealId = await createDeal(nodes[0].origin, seller);
+    // The room ticks while anyone waits: 300 joins (100 admitted at maxActive, 200 waiting).
+    for (let i = 0; i < 300; i += 50) {
+      await Promise.all(shoppers.slice(i, i + 50).map(async (shopper, j) => {
+        const res = await request(`${nodes[(i + j) % nodes.length].origin}/api/deals/${dealId}/queue`, { method: 'POST', headers: { authorization: `Bearer ${shopper.accessToken}` } });
+        await res.body.dump();
+        if (res.statusCode !== 201 && res.statusCode !== 200) throw new Error(`cluster fan-out: queue join answered ${res.statusCode}`);
+      }));
+    }
+    fanoutCluster = await measureFanout(nodes, dealId, options);
+    await Promise.all(nodes.map((node) => node.stop()));
   }
 
   const [base, ours] = [runs[0], runs[1]];
@@ -155,11 +195,12 @@ export async function runQueue(options: QueueOptions, teardown: Teardown): Promi
     startedAt: started.toISOString(),
     commit,
     machine: await machineInfo(admin),
-    parameters: { quick: options.quick, durationSeconds: options.durationSeconds, connections: options.connections, shoppers: options.shoppers, sockets: options.sockets, fanoutSeconds: options.fanoutSeconds, client: options.client, tickMs: 1000, dealrushNodeArgs: startNodeArgs(repoRoot).join(' ') || 'none' },
+    parameters: { quick: options.quick, durationSeconds: options.durationSeconds, connections: options.connections, shoppers: options.shoppers, sockets: options.sockets, fanoutSeconds: options.fanoutSeconds, fanoutNodes: options.fanoutNodes, client: options.client, tickMs: 1000, dealrushNodeArgs: startNodeArgs(repoRoot).join(' ') || 'none' },
     runs,
     ratio: base.joinsPerSecond > 0 ? ours.joinsPerSecond / base.joinsPerSecond : null,
     fanout,
-    targets: { joinsPerSecond: ours.joinsPerSecond >= 10_000, p99: ours.result.latency.p99 < 50, noErrors: errors === 0 && ours.check?.ok === true, fanoutP99: fanout ? fanout.lag.p99 < 200 : null },
+    fanoutCluster,
+    targets: { joinsPerSecond: ours.joinsPerSecond >= 10_000, p99: ours.result.latency.p99 < 50, noErrors: errors === 0 && ours.check?.ok === true, fanoutP99: fanout ? fanout.lag.p99 < 200 : null, fanoutClusterP99: fanoutCluster ? fanoutCluster.lag.p99 < 200 : null },
   };
   console.log(renderQueueText(report));
   if (options.record) appendMarkdown(join(repoRoot, 'docs', 'benchmarks.md'), renderQueueMarkdown(report));
@@ -220,14 +261,24 @@ const rssMiB = (pid: number): number => {
   return match ? Number(match[1]) / 1024 : NaN;
 };
 
-/** Opens the sockets over four threads, waits for them to settle, then records `queue:progress` lags. */
-async function measureFanout(server: ServerProcess, dealId: string, options: QueueOptions): Promise<FanoutResult> {
-  const rssBeforeMiB = rssMiB(server.pid);
-  const bar = new SingleBar({ format: `fan-out: connecting {bar} {value}/{total} sockets`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
+/**
+ * Opens `options.sockets` sockets over four client threads, dealt round-robin over `servers` (one
+ * origin per thread, as a proxy with sticky sessions would spread them), waits for them to
+ * settle, then records every `queue:progress` lag for `fanoutSeconds`. Memory is the RSS growth of
+ * all the servers over the connections.
+ */
+async function measureFanout(servers: ServerProcess[], dealId: string, options: QueueOptions): Promise<FanoutResult> {
+  const rssOf = () => servers.reduce((sum, s) => sum + rssMiB(s.pid), 0);
+  const rssBeforeMiB = rssOf();
+  const where = servers.length === 1 ? 'one node' : `${servers.length} nodes`;
+  const bar = new SingleBar({ format: `fan-out (${where}): connecting {bar} {value}/{total} sockets`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
   bar.start(options.sockets, 0);
   const per = Math.ceil(options.sockets / FANOUT_THREADS);
   const connected = new Array<number>(FANOUT_THREADS).fill(0);
-  const workers = Array.from({ length: FANOUT_THREADS }, (_, i) => new Worker(join(__dirname, 'fanout-worker.js'), { workerData: { origin: server.origin, dealId, count: Math.max(0, Math.min(per, options.sockets - i * per)), seconds: options.fanoutSeconds } }));
+  const workers = Array.from(
+    { length: FANOUT_THREADS },
+    (_, i) => new Worker(join(__dirname, 'fanout-worker.js'), { workerData: { origin: servers[i % servers.length].origin, dealId, count: Math.max(0, Math.min(per, options.sockets - i * per)), seconds: options.fanoutSeconds } }),
+  );
   const ready = workers.map((w, i) => new Promise<void>((resolve, reject) => {
     w.on('message', (m: { type: string; n?: number }) => {
       if (m.type === 'connected') {
@@ -240,9 +291,9 @@ async function measureFanout(server: ServerProcess, dealId: string, options: Que
   }));
   await Promise.all(ready);
   bar.stop();
-  await new Promise((r) => setTimeout(r, 3000)); // let the server settle after the connection storm
-  const rssAfterMiB = rssMiB(server.pid);
-  console.error(`fan-out: ${options.sockets} sockets open; measuring ${options.fanoutSeconds} s of queue:progress`);
+  await new Promise((r) => setTimeout(r, 3000)); // let the servers settle after the connection storm
+  const rssAfterMiB = rssOf();
+  console.error(`fan-out (${where}): ${options.sockets} sockets open; measuring ${options.fanoutSeconds} s of queue:progress`);
   const done = workers.map((w) => new Promise<{ lags: number[]; sockets: number; failed: number }>((resolve) => w.on('message', (m: { type: string }) => m.type === 'done' && resolve(m as never))));
   for (const w of workers) w.postMessage('go');
   const results = await Promise.all(done);
@@ -250,6 +301,7 @@ async function measureFanout(server: ServerProcess, dealId: string, options: Que
   const lags = results.flatMap((r) => r.lags);
   const sockets = results.reduce((n, r) => n + r.sockets, 0);
   return {
+    nodes: servers.length,
     sockets,
     failed: results.reduce((n, r) => n + r.failed, 0),
     seconds: options.fanoutSeconds,
@@ -260,6 +312,25 @@ async function measureFanout(server: ServerProcess, dealId: string, options: Que
     rssAfterMiB,
     perConnectionKiB: sockets > 0 ? ((rssAfterMiB - rssBeforeMiB) * 1024) / sockets : NaN,
   };
+}
+
+/** One line on a fan-out measurement; `md` bolds the memory per connection. */
+function fanoutLine(fan: FanoutResult, md: boolean): string {
+  const where = fan.nodes === 1 ? 'one node' : `${fan.nodes} cluster nodes (REDIS_URL set, sockets split evenly, the emit crossing the Redis adapter)`;
+  const perConnection = `${f1(fan.perConnectionKiB)} KiB per connection`;
+  return (
+    `Fan-out, ${where}: ${fan.sockets} sockets in one deal room (${fan.failed} failed to connect), ${fan.events} ${md ? '`queue:progress`' : 'queue:progress'} received in ${fan.seconds} s ` +
+    `(one per tick expected: ${fan.sockets * fan.expectedPerSocket}); emit-to-receipt p50 ${f1(fan.lag.p50)} ms, p99 ${md ? `**${f1(fan.lag.p99)} ms**` : `${f1(fan.lag.p99)} ms`}, max ${f1(fan.lag.max)} ms; ` +
+    `server RSS ${f0(fan.rssBeforeMiB)} -> ${f0(fan.rssAfterMiB)} MiB, ${md ? `**${perConnection}**` : perConnection}.`
+  );
+}
+
+/** The targets line (text or Markdown). */
+function targetsLine(report: QueueReport, md: boolean): string {
+  const word = (ok: boolean | null) => (ok === null ? 'n/a' : ok ? 'met' : md ? '**not met**' : 'NOT met');
+  const t = report.targets;
+  const cluster = report.fanoutCluster ? `; fan-out p99 < 200 ms on ${report.fanoutCluster.nodes} nodes ${word(t.fanoutClusterP99)}` : '';
+  return `${md ? 'Targets' : 'targets'}: >= 10,000 joins/s ${word(t.joinsPerSecond)}; p99 < 50 ms ${word(t.p99)}; no errors ${word(t.noErrors)}; fan-out p99 < 200 ms on one node ${word(t.fanoutP99)}${cluster}${md ? '.' : ''}`;
 }
 
 const f0 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(0));
@@ -284,8 +355,9 @@ export function renderQueueText(report: QueueReport): string {
     ...lines,
     '',
     `Dealrush / baseline joins/s: x${report.ratio === null ? 'n/a' : report.ratio.toFixed(2)}`,
-    fan ? `fan-out: ${fan.sockets} sockets (${fan.failed} failed), ${fan.events} queue:progress received in ${fan.seconds} s; emit-to-receipt p50 ${f1(fan.lag.p50)} ms, p99 ${f1(fan.lag.p99)} ms, max ${f1(fan.lag.max)} ms; server RSS ${f0(fan.rssBeforeMiB)} -> ${f0(fan.rssAfterMiB)} MiB (${f1(fan.perConnectionKiB)} KiB per connection)` : 'fan-out: not measured',
-    `targets: >= 10,000 joins/s ${report.targets.joinsPerSecond ? 'met' : 'NOT met'}; p99 < 50 ms ${report.targets.p99 ? 'met' : 'NOT met'}; no errors ${report.targets.noErrors ? 'met' : 'NOT met'}; fan-out p99 < 200 ms ${report.targets.fanoutP99 === null ? 'n/a' : report.targets.fanoutP99 ? 'met' : 'NOT met'}`,
+    fan ? fanoutLine(fan, false) : 'fan-out: not measured',
+    ...(report.fanoutCluster ? [fanoutLine(report.fanoutCluster, false)] : []),
+    targetsLine(report, false),
   ].join('\n');
 }
 
@@ -303,8 +375,9 @@ export function renderQueueMarkdown(report: QueueReport): string {
     ...rows(report).map((r) => `| ${r.join(' | ')} |`),
     '',
     `Dealrush / baseline joins/s: **x${report.ratio === null ? 'n/a' : report.ratio.toFixed(2)}**.`,
-    fan ? `Fan-out: ${fan.sockets} sockets in one deal room (${fan.failed} failed to connect), ${fan.events} \`queue:progress\` received in ${fan.seconds} s (one per tick expected: ${fan.sockets * fan.expectedPerSocket}); emit-to-receipt p50 ${f1(fan.lag.p50)} ms, p99 ${f1(fan.lag.p99)} ms, max ${f1(fan.lag.max)} ms; server RSS ${f0(fan.rssBeforeMiB)} -> ${f0(fan.rssAfterMiB)} MiB, **${f1(fan.perConnectionKiB)} KiB per connection**.` : '',
-    `Targets: >= 10,000 joins/s ${report.targets.joinsPerSecond ? 'met' : '**not met**'}; p99 < 50 ms ${report.targets.p99 ? 'met' : '**not met**'}; no errors ${report.targets.noErrors ? 'met' : '**not met**'}; fan-out p99 < 200 ms ${report.targets.fanoutP99 === null ? 'n/a' : report.targets.fanoutP99 ? 'met' : '**not met**'}.`,
+    fan ? fanoutLine(fan, true) : '',
+    ...(report.fanoutCluster ? ['', fanoutLine(report.fanoutCluster, true)] : []),
+    targetsLine(report, true),
     '',
   ].join('\n');
 }
@@ -314,7 +387,8 @@ export const QUEUE_USAGE = `  queue              queue joins over HTTP on one de
                      queue:progress to N sockets in the deal's room (lag p99, memory per socket)
                      options: --duration S (default 30), --connections N (default 128),
                      --shoppers N (default 150000), --sockets N (default 10000; 0 skips),
-                     --fanout-seconds S (default 15), --client lean|undici (the load
+                     --fanout-seconds S (default 15), --fanout-nodes N (default 2: the
+                     fan-out again over N cluster nodes; 1 skips it), --client lean|undici (the load
                      generator's HTTP client for both systems; default lean), --quick, --no-record`;
 
 /** `npm run bench -- queue [options]`. Exit codes as `bench/run.ts`: 0, 1 failed, 64 usage, 130 interrupted. */
@@ -326,7 +400,7 @@ export async function runQueueCommand(argv: string[]): Promise<number> {
       strict: true,
       options: {
         duration: { type: 'string' }, connections: { type: 'string' }, shoppers: { type: 'string' }, sockets: { type: 'string' },
-        'fanout-seconds': { type: 'string' }, client: { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-record': { type: 'boolean', default: false },
+        'fanout-seconds': { type: 'string' }, 'fanout-nodes': { type: 'string' }, client: { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-record': { type: 'boolean', default: false },
       },
     }));
   } catch (error) {
@@ -352,6 +426,7 @@ export async function runQueueCommand(argv: string[]): Promise<number> {
       shoppers: whole('shoppers', values.shoppers, quick ? 30_000 : 150_000, 100, 1_000_000),
       sockets: whole('sockets', values.sockets, quick ? 2000 : 10_000, 0, 15_000),
       fanoutSeconds: whole('fanout-seconds', values['fanout-seconds'], quick ? 5 : 15, 1, 300),
+      fanoutNodes: whole('fanout-nodes', values['fanout-nodes'], 2, 1, 4),
       record: values['no-record'] !== true,
       client: values.client === undefined || values.client === 'lean' ? 'lean' : values.client === 'undici' ? 'undici' : (() => { throw new RangeError(`--client must be lean or undici (got ${JSON.stringify(values.client)})`); })(),
     };
