@@ -22,7 +22,8 @@ async function main(): Promise<void> {
     retryBaseMs: config.gatewayRetryBaseMs,
     autoApproveMs: config.gatewayAutoApproveMs,
     publicUrl: config.gatewayUrl,
-    logger: true,
+    // LOG_LEVEL as for the server: at `info` every request is logged (two lines each).
+    logger: { level: config.logLevel },
   });
   const stop = async () => {
     await app.close();
