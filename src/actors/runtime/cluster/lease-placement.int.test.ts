@@ -44,9 +44,9 @@ describe('LeasePlacement (Redis, MariaDB)', () => {
     await testDb?.drop();
   });
 
-  function placement(nodeId: string, leaseMs = 1500, heartbeatMs = 300): LeasePlacement {
+  function placement(nodeId: string, leaseMs = 1500, heartbeatMs = 300, options: { logger?: pino.Logger; renewerRedisUrl?: string } = {}): LeasePlacement {
     const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false });
-    const p = new LeasePlacement({ redis: connection, redisUrl: REDIS_URL, keys, db, nodeId, kinds: ['deal'], partitions: 4, leaseMs, heartbeatMs, logger: pino({ level: 'silent' }) });
+    const p = new LeasePlacement({ redis: connection, redisUrl: options.renewerRedisUrl ?? REDIS_URL, keys, db, nodeId, kinds: ['deal'], partitions: 4, leaseMs, heartbeatMs, logger: options.logger ?? pino({ level: 'silent' }) });
     placements.push(p);
     const stop = p.stop.bind(p);
     p.stop = async () => {
@@ -73,6 +73,28 @@ describe('LeasePlacement (Redis, MariaDB)', () => {
     await new Promise((r) => setTimeout(r, 700));
     expect(lost).toEqual([]);
     expect(node.ownedPartitions().map((p) => p.token)).toEqual(tokens);
+  });
+
+  /** A warn-level logger whose messages land in `lines`. */
+  function collectingLogger(lines: string[]): pino.Logger {
+    return pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line).msg) });
+  }
+
+  it('starts without a heartbeat warning while its Redis connection opens, and warns when Redis stays unreachable', async () => {
+    const quiet: string[] = [];
+    const node = placement('node-a', 1500, 300, { logger: collectingLogger(quiet) });
+    await node.start();
+    await waitFor(async () => node.ownedPartitions().length === 4, 5000);
+    await new Promise((r) => setTimeout(r, 600)); // two more heartbeats
+    expect(quiet).toEqual([]);
+
+    // A renewer that never reaches Redis (nothing listens on port 1) does warn, once a lease has passed.
+    const loud: string[] = [];
+    const cutOff = placement('node-b', 1500, 300, { logger: collectingLogger(loud), renewerRedisUrl: 'redis://127.0.0.1:1' });
+    await cutOff.start();
+    await waitFor(async () => loud.length > 0, 5000);
+    expect(loud[0]).toMatch(/cluster heartbeat failed/);
+    expect(cutOff.ownedPartitions()).toEqual([]);
   });
 
   it('hands partitions to a node that joins, and takes them back when it stops', async () => {

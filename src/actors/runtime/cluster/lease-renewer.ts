@@ -90,6 +90,14 @@ const redis = new Redis(o.redisUrl, {
   retryStrategy: (attempt) => Math.min(attempt * 100, 1000), connectionName: o.connectionName,
 });
 redis.on('error', () => undefined);
+// A heartbeat before the connection first opens is not a failure to report, for up to one lease:
+// the node has no partitions yet, and a warning at every start would teach operators to ignore it.
+const startedAt = Date.now();
+let everReady = false;
+redis.once('ready', () => {
+  everReady = true;
+  beat();
+});
 const held = new Set();
 let beating = false;
 parentPort.on('message', (m) => {
@@ -123,11 +131,10 @@ async function beat() {
     }
     parentPort.postMessage({ type: 'live', nodes: results[2][1], at: started });
   } catch (err) {
-    parentPort.postMessage({ type: 'failed', message: String(err && err.message || err) });
+    if (everReady || Date.now() - startedAt >= o.leaseMs) parentPort.postMessage({ type: 'failed', message: String(err && err.message || err) });
   } finally {
     beating = false;
   }
 }
 setInterval(beat, o.heartbeatMs);
-beat();
 `;
