@@ -10,7 +10,7 @@ import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { request } from 'undici';
 import { runLoad, summarize, type LatencySummary, type LoadResult } from './load';
 import { appendMarkdown, gitRevision, machineInfo, writeJson, type MachineInfo } from './report';
-import { cpuSeconds, findDatabasePid, freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
+import { cpuSeconds, findDatabasePid, freePort, liveMemory, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
 
 /** Settings of one `queue` run (see `bench/run.ts` for the command line). */
 export interface QueueOptions {
@@ -66,7 +66,12 @@ export interface FanoutResult {
   /** Summed over the nodes. */
   rssBeforeMiB: number;
   rssAfterMiB: number;
-  /** Server memory per connection (RSS growth of all nodes / sockets), KiB. */
+  /** RSS growth of all nodes / sockets, KiB: noisy (V8 resizes its heap on its own schedule). */
+  rssPerConnectionKiB: number;
+  /** Heap used + external memory of all nodes after a full GC, before and after connecting, MiB. */
+  liveBeforeMiB: number;
+  liveAfterMiB: number;
+  /** Server memory per connection: growth of live memory (after a full GC) / sockets, KiB. */
   perConnectionKiB: number;
 }
 
@@ -148,7 +153,7 @@ export async function runQueue(options: QueueOptions, teardown: Teardown): Promi
   let fanout: FanoutResult | null = null;
   {
     const port = await freePort();
-    const server = await startServer({ name: 'dealrush', script: join(repoRoot, 'dist', 'src', 'main.js'), nodeArgs: startNodeArgs(repoRoot), port, env, logPath: join(workDir, 'dealrush.log'), readyPath: '/health/ready' });
+    const server = await startServer({ name: 'dealrush', script: join(repoRoot, 'dist', 'src', 'main.js'), nodeArgs: startNodeArgs(repoRoot), port, env, logPath: join(workDir, 'dealrush.log'), readyPath: '/health/ready', memoryProbeFile: join(workDir, 'dealrush.memory.json') });
     teardown.add('stop dealrush', () => server.stop());
     const dealId = await createDeal(server.origin, seller);
     const auth = shoppers.map((s) => `Bearer ${s.accessToken}`);
@@ -171,7 +176,7 @@ export async function runQueue(options: QueueOptions, teardown: Teardown): Promi
     const nodes: ServerProcess[] = [];
     for (let n = 0; n < options.fanoutNodes; n++) {
       const port = await freePort();
-      const node = await startServer({ name: `node-${n}`, script: join(repoRoot, 'dist', 'src', 'main.js'), nodeArgs: startNodeArgs(repoRoot), port, env: { ...env, REDIS_URL, CLUSTER_NAME: clusterName, NODE_ID: `benchq-${n}` }, logPath: join(workDir, `node-${n}.log`), readyPath: '/health/ready' });
+      const node = await startServer({ name: `node-${n}`, script: join(repoRoot, 'dist', 'src', 'main.js'), nodeArgs: startNodeArgs(repoRoot), port, env: { ...env, REDIS_URL, CLUSTER_NAME: clusterName, NODE_ID: `benchq-${n}` }, logPath: join(workDir, `node-${n}.log`), readyPath: '/health/ready', memoryProbeFile: join(workDir, `node-${n}.memory.json`) });
       teardown.add(`stop node-${n}`, () => node.stop());
       nodes.push(node);
     }
@@ -265,11 +270,14 @@ const rssMiB = (pid: number): number => {
 /**
  * Opens `options.sockets` sockets over four client threads, dealt round-robin over `servers` (one
  * origin per thread, as a proxy with sticky sessions would spread them), waits for them to
- * settle, then records every `queue:progress` lag for `fanoutSeconds`. Memory is the RSS growth of
- * all the servers over the connections.
+ * settle, then records every `queue:progress` lag for `fanoutSeconds`. Memory per connection is
+ * the growth of the servers' live memory (heap used + external, each read after a full GC by the
+ * bench's memory probe) over the connections; the RSS growth is reported beside it.
  */
 async function measureFanout(servers: ServerProcess[], dealId: string, options: QueueOptions): Promise<FanoutResult> {
   const rssOf = () => servers.reduce((sum, s) => sum + rssMiB(s.pid), 0);
+  const liveOf = async () => (await Promise.all(servers.map((s) => liveMemory(s)))).reduce((sum, m) => sum + (m.heapUsed + m.external) / 2 ** 20, 0);
+  const liveBeforeMiB = await liveOf();
   const rssBeforeMiB = rssOf();
   const where = servers.length === 1 ? 'one node' : `${servers.length} nodes`;
   const bar = new SingleBar({ format: `fan-out (${where}): connecting {bar} {value}/{total} sockets`, stream: process.stderr, hideCursor: true }, Presets.shades_classic);
@@ -294,6 +302,7 @@ async function measureFanout(servers: ServerProcess[], dealId: string, options: 
   bar.stop();
   await new Promise((r) => setTimeout(r, 3000)); // let the servers settle after the connection storm
   const rssAfterMiB = rssOf();
+  const liveAfterMiB = await liveOf();
   console.error(`fan-out (${where}): ${options.sockets} sockets open; measuring ${options.fanoutSeconds} s of queue:progress`);
   const done = workers.map((w) => new Promise<{ lags: number[]; sockets: number; failed: number }>((resolve) => w.on('message', (m: { type: string }) => m.type === 'done' && resolve(m as never))));
   for (const w of workers) w.postMessage('go');
@@ -311,7 +320,10 @@ async function measureFanout(servers: ServerProcess[], dealId: string, options: 
     lag: summarize(Float64Array.from(lags).sort()),
     rssBeforeMiB,
     rssAfterMiB,
-    perConnectionKiB: sockets > 0 ? ((rssAfterMiB - rssBeforeMiB) * 1024) / sockets : NaN,
+    rssPerConnectionKiB: sockets > 0 ? ((rssAfterMiB - rssBeforeMiB) * 1024) / sockets : NaN,
+    liveBeforeMiB,
+    liveAfterMiB,
+    perConnectionKiB: sockets > 0 ? ((liveAfterMiB - liveBeforeMiB) * 1024) / sockets : NaN,
   };
 }
 
@@ -319,10 +331,11 @@ async function measureFanout(servers: ServerProcess[], dealId: string, options: 
 function fanoutLine(fan: FanoutResult, md: boolean): string {
   const where = fan.nodes === 1 ? 'one node' : `${fan.nodes} cluster nodes (REDIS_URL set, sockets split evenly, the emit crossing the Redis adapter)`;
   const perConnection = `${f1(fan.perConnectionKiB)} KiB per connection`;
+  const live = `live memory after a full GC (heap used + external) ${f1(fan.liveBeforeMiB)} -> ${f1(fan.liveAfterMiB)} MiB`;
   return (
     `Fan-out, ${where}: ${fan.sockets} sockets in one deal room (${fan.failed} failed to connect), ${fan.events} ${md ? '`queue:progress`' : 'queue:progress'} received in ${fan.seconds} s ` +
     `(one per tick expected: ${fan.sockets * fan.expectedPerSocket}); emit-to-receipt p50 ${f1(fan.lag.p50)} ms, p99 ${md ? `**${f1(fan.lag.p99)} ms**` : `${f1(fan.lag.p99)} ms`}, max ${f1(fan.lag.max)} ms; ` +
-    `server RSS ${f0(fan.rssBeforeMiB)} -> ${f0(fan.rssAfterMiB)} MiB, ${md ? `**${perConnection}**` : perConnection}.`
+    `server ${live}, ${md ? `**${perConnection}**` : perConnection} (RSS ${f0(fan.rssBeforeMiB)} -> ${f0(fan.rssAfterMiB)} MiB, ${f1(fan.rssPerConnectionKiB)} KiB per connection).`
   );
 }
 

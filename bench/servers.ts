@@ -57,6 +57,8 @@ export interface ServerProcess {
   pid: number;
   origin: string;
   logPath: string;
+  /** Where its memory probe writes (set when started with `memoryProbeFile`). */
+  memoryProbeFile?: string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
   stop(graceMs?: number): Promise<void>;
 }
@@ -93,13 +95,19 @@ export async function startServer(options: {
   logPath: string;
   readyPath: string;
   readyTimeoutMs?: number;
+  /**
+   * Load `memory-probe.js` (with `--expose-gc`) so that `liveMemory(server)` can read the
+   * server's memory after a full GC; the probe writes to this file.
+   */
+  memoryProbeFile?: string;
 }): Promise<ServerProcess> {
   const log = createWriteStream(options.logPath);
   // BENCH_SERVER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the servers.
-  const nodeArgs = [...(options.nodeArgs ?? []), ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
+  const probe = options.memoryProbeFile ? ['--expose-gc', '--require', join(__dirname, 'memory-probe.js')] : [];
+  const nodeArgs = [...(options.nodeArgs ?? []), ...probe, ...(process.env.BENCH_SERVER_NODE_ARGS ?? '').split(' ').filter(Boolean)];
   const child = spawn(process.execPath, [...nodeArgs, options.script], {
     cwd: repoRoot,
-    env: { ...process.env, ...options.env, PORT: String(options.port), HOST: '127.0.0.1' },
+    env: { ...process.env, ...options.env, PORT: String(options.port), HOST: '127.0.0.1', ...(options.memoryProbeFile ? { BENCH_MEMORY_PROBE_FILE: options.memoryProbeFile } : {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.pipe(log, { end: false });
@@ -111,7 +119,7 @@ export async function startServer(options: {
   // Resolves once the process has exited and its log is flushed.
   const finished = exited.then(() => new Promise<void>((resolve) => log.end(resolve)));
   const origin = `http://127.0.0.1:${options.port}`;
-  const server: ServerProcess = { name: options.name, pid: child.pid!, origin, logPath: options.logPath, stop: (graceMs) => stopChild(child, finished, graceMs) };
+  const server: ServerProcess = { name: options.name, pid: child.pid!, origin, logPath: options.logPath, memoryProbeFile: options.memoryProbeFile, stop: (graceMs) => stopChild(child, finished, graceMs) };
 
   const deadline = Date.now() + (options.readyTimeoutMs ?? 60_000);
   let exitCode: number | null | undefined;
@@ -129,6 +137,40 @@ export async function startServer(options: {
   }
   await server.stop();
   throw new Error(`${options.name} was not ready within ${options.readyTimeoutMs ?? 60_000} ms; see ${options.logPath}`);
+}
+
+/** A server's memory after two full garbage collections, in bytes (`process.memoryUsage()`). */
+export interface LiveMemory {
+  rss: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+}
+
+/**
+ * Asks a server started with `memoryProbeFile` for its memory after a full GC (SIGWINCH to the
+ * probe) and waits up to `timeoutMs` for the answer.
+ * @throws Error when the server has no probe or does not answer in time.
+ */
+export async function liveMemory(server: ServerProcess, timeoutMs = 10_000): Promise<LiveMemory> {
+  const file = server.memoryProbeFile;
+  if (!file) throw new Error(`${server.name} was started without a memory probe`);
+  const read = (): { probe: number } & LiveMemory => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8'));
+    } catch {
+      return { probe: 0, rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 };
+    }
+  };
+  const before = read().probe;
+  process.kill(server.pid, 'SIGWINCH');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    const now = read();
+    if (now.probe > before) return { rss: now.rss, heapUsed: now.heapUsed, external: now.external, arrayBuffers: now.arrayBuffers };
+  }
+  throw new Error(`${server.name} did not answer the memory probe within ${timeoutMs} ms`);
 }
 
 async function stopChild(child: ChildProcess, finished: Promise<void>, graceMs = 15_000): Promise<void> {
