@@ -6,7 +6,8 @@ import WebSocket from 'ws';
  * `origin`, has each watch `dealId`, then records, for every `queue:progress` received during
  * `seconds`, the delay from the server's `at` to its arrival here (same machine, same clock).
  * Messages to the parent: `{ type: 'connected', n }` while connecting, `{ type: 'ready' }`, then
- * `{ type: 'done', lags: number[], sockets, failed }`.
+ * `{ type: 'done', lags: number[], ticks: Array<{ at, n, max }>, sockets, failed }` (`ticks`: per emit,
+ * the messages received and their largest lag).
  *
  * The clients speak socket.io's wire protocol themselves over a plain `ws` WebSocket (what
  * socket.io-client does with `transports: ['websocket']`, minus its per-socket event machinery):
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
   let failed = 0;
   let measuring = false;
   const lags: number[] = [];
+  /** Per emit (its `at`): [messages received, their largest lag]. */
+  const ticks = new Map<number, [number, number]>();
 
   const connectOne = () =>
     new Promise<void>((resolve) => {
@@ -55,7 +58,13 @@ async function main(): Promise<void> {
         if (text.startsWith('42')) {
           if (measuring && text.startsWith(PROGRESS_PREFIX)) {
             const [, payload] = JSON.parse(text.slice(2)) as [string, { at: number }];
-            lags.push(Date.now() - payload.at);
+            const lag = Date.now() - payload.at;
+            lags.push(lag);
+            const tick = ticks.get(payload.at);
+            if (tick) {
+              tick[0] += 1;
+              tick[1] = Math.max(tick[1], lag);
+            } else ticks.set(payload.at, [1, lag]);
           }
           return;
         }
@@ -81,7 +90,7 @@ async function main(): Promise<void> {
   await new Promise((r) => setTimeout(r, job.seconds * 1000));
   measuring = false;
   for (const ws of sockets) ws.terminate();
-  parentPort!.postMessage({ type: 'done', lags, sockets: sockets.length, failed });
+  parentPort!.postMessage({ type: 'done', lags, ticks: [...ticks].map(([at, [n, max]]) => ({ at, n, max })), sockets: sockets.length, failed });
 }
 
 main().catch((error) => {

@@ -63,6 +63,8 @@ export interface FanoutResult {
   /** Events a socket should have got: one per tick. */
   expectedPerSocket: number;
   lag: LatencySummary;
+  /** Every emit seen, in order: ms after the first, messages received, the slowest one's lag (ms). */
+  ticks: Array<{ atMs: number; received: number; maxLagMs: number }>;
   /** Summed over the nodes. */
   rssBeforeMiB: number;
   rssAfterMiB: number;
@@ -304,12 +306,19 @@ async function measureFanout(servers: ServerProcess[], dealId: string, options: 
   const rssAfterMiB = rssOf();
   const liveAfterMiB = await liveOf();
   console.error(`fan-out (${where}): ${options.sockets} sockets open; measuring ${options.fanoutSeconds} s of queue:progress`);
-  const done = workers.map((w) => new Promise<{ lags: number[]; sockets: number; failed: number }>((resolve) => w.on('message', (m: { type: string }) => m.type === 'done' && resolve(m as never))));
+  const done = workers.map((w) => new Promise<{ lags: number[]; ticks: Array<{ at: number; n: number; max: number }>; sockets: number; failed: number }>((resolve) => w.on('message', (m: { type: string }) => m.type === 'done' && resolve(m as never))));
   for (const w of workers) w.postMessage('go');
   const results = await Promise.all(done);
   await Promise.all(workers.map((w) => w.terminate()));
   const lags = results.flatMap((r) => r.lags);
   const sockets = results.reduce((n, r) => n + r.sockets, 0);
+  const perTick = new Map<number, { n: number; max: number }>();
+  for (const { at, n, max } of results.flatMap((r) => r.ticks)) {
+    const tick = perTick.get(at) ?? { n: 0, max: 0 };
+    perTick.set(at, { n: tick.n + n, max: Math.max(tick.max, max) });
+  }
+  const t0 = Math.min(...perTick.keys());
+  const ticks = [...perTick].sort(([a], [b]) => a - b).map(([at, t]) => ({ atMs: at - t0, received: t.n, maxLagMs: t.max }));
   return {
     nodes: servers.length,
     sockets,
@@ -318,6 +327,7 @@ async function measureFanout(servers: ServerProcess[], dealId: string, options: 
     events: lags.length,
     expectedPerSocket: options.fanoutSeconds,
     lag: summarize(Float64Array.from(lags).sort()),
+    ticks,
     rssBeforeMiB,
     rssAfterMiB,
     rssPerConnectionKiB: sockets > 0 ? ((rssAfterMiB - rssBeforeMiB) * 1024) / sockets : NaN,
@@ -335,7 +345,8 @@ function fanoutLine(fan: FanoutResult, md: boolean): string {
   return (
     `Fan-out, ${where}: ${fan.sockets} sockets in one deal room (${fan.failed} failed to connect), ${fan.events} ${md ? '`queue:progress`' : 'queue:progress'} received in ${fan.seconds} s ` +
     `(one per tick expected: ${fan.sockets * fan.expectedPerSocket}); emit-to-receipt p50 ${f1(fan.lag.p50)} ms, p99 ${md ? `**${f1(fan.lag.p99)} ms**` : `${f1(fan.lag.p99)} ms`}, max ${f1(fan.lag.max)} ms; ` +
-    `server ${live}, ${md ? `**${perConnection}**` : perConnection} (RSS ${f0(fan.rssBeforeMiB)} -> ${f0(fan.rssAfterMiB)} MiB, ${f1(fan.rssPerConnectionKiB)} KiB per connection).`
+    `server ${live}, ${md ? `**${perConnection}**` : perConnection} (RSS ${f0(fan.rssBeforeMiB)} -> ${f0(fan.rssAfterMiB)} MiB, ${f1(fan.rssPerConnectionKiB)} KiB per connection). ` +
+    `Slowest emit per tick, ms: ${fan.ticks.map((t) => t.maxLagMs).join(', ')}.`
   );
 }
 
@@ -352,12 +363,12 @@ const f1 = (n: number | null | undefined) => (n === null || n === undefined || N
 
 function rows(report: QueueReport): string[][] {
   return report.runs.map((r) => [
-    r.system, f0(r.joinsPerSecond), f1(r.result.latency.p50), f1(r.result.latency.p99), String(r.result.requests),
+    r.system, f0(r.joinsPerSecond), f1(r.result.latency.p50), f1(r.result.latency.p99), String(r.result.requests), f1(r.result.elapsedMs / 1000),
     Object.entries(r.result.outcomes).filter(([k]) => k !== '201' && k !== '200').map(([k, v]) => `${k} ${v}`).join(', ') || 'none',
     f1(r.serverCpu), r.check ? (r.check.ok ? `ok (${r.check.rows} tickets, ${r.check.distinctSeqs} seqs)` : `MISMATCH ${JSON.stringify(r.check)}`) : '-',
   ]);
 }
-const HEAD = ['system', 'joins/s', 'p50 ms', 'p99 ms', 'requests', 'errors', 'server cores', 'database check'];
+const HEAD = ['system', 'joins/s', 'p50 ms', 'p99 ms', 'requests', 'seconds', 'errors', 'server cores', 'database check'];
 
 export function renderQueueText(report: QueueReport): string {
   const table = [HEAD, ...rows(report)];
@@ -400,7 +411,8 @@ export const QUEUE_USAGE = `  queue              queue joins over HTTP on one de
                      new shopper), against a Redis ZADD+ZRANK baseline; then the fan-out of
                      queue:progress to N sockets in the deal's room (lag p99, memory per socket)
                      options: --duration S (default 30), --connections N (default 128),
-                     --shoppers N (default 150000), --sockets N (default 10000; 0 skips),
+                     --shoppers N (default 16000 per second of --duration, so that every join
+                     of the run is a new shopper), --sockets N (default 10000; 0 skips),
                      --fanout-seconds S (default 15), --fanout-nodes N (default 2: the
                      fan-out again over N cluster nodes; 1 skips it), --client lean|undici (the load
                      generator's HTTP client for both systems; default lean), --quick, --no-record`;
@@ -437,7 +449,10 @@ export async function runQueueCommand(argv: string[]): Promise<number> {
       // the same joins/s (11,585 vs 11,566 in session 5) with twice the latency, which was only
       // requests waiting in the load generator's own queue (Little's law), not the server's.
       connections: whole('connections', values.connections, 128, 1, 2000),
-      shoppers: whole('shoppers', values.shoppers, quick ? 30_000 : 150_000, 100, 1_000_000),
+      // Every join a new shopper for the whole duration: the Dealrush run stops when they run out
+      // (a second join by the same shopper only finds the ticket it has). 150,000 lasted only
+      // about 11 s at 13,600 joins/s; 16,000 per second of the run covers the full duration.
+      shoppers: whole('shoppers', values.shoppers, Math.min(1_000_000, 16_000 * whole('duration', values.duration, quick ? 5 : 30, 1, 600)), 100, 1_000_000),
       sockets: whole('sockets', values.sockets, quick ? 2000 : 10_000, 0, 15_000),
       fanoutSeconds: whole('fanout-seconds', values['fanout-seconds'], quick ? 5 : 15, 1, 300),
       fanoutNodes: whole('fanout-nodes', values['fanout-nodes'], 2, 1, 4),
