@@ -20,8 +20,14 @@ export class Database {
     return this.serialized ? 'sqlite' : 'mariadb';
   }
 
-  /** Runs `work` in one transaction; it commits when `work` resolves and rolls back when it throws. */
-  transaction<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in one transaction; it commits when `work` resolves and rolls back when it throws.
+   * `isolation` 'READ COMMITTED' (MariaDB; SQLite ignores it) takes no gap locks: for bulk deletes
+   * of rows others are inserting next to (the outbox), which under REPEATABLE READ lock the gaps
+   * the inserts need and deadlock with them.
+   */
+  transaction<T>(work: (manager: EntityManager) => Promise<T>, isolation?: 'READ COMMITTED'): Promise<T> {
+    if (isolation && !this.serialized) return this.dataSource.transaction(isolation, work);
     return this.exclusive(() => this.dataSource.transaction(work));
   }
 

@@ -28,6 +28,10 @@ const PACKET_BYTES = 1 << 20;
  * Writes a store must run at once (rare ones, such as creating the actor's row through an
  * entity) go through the manager {@link begin} returns, in the same transaction, before the
  * collected ones.
+ *
+ * A write set made by {@link WriteSet.collecting} has no transaction: it only gathers statements,
+ * for {@link append} to add to another's (a group commit, see `GroupCommit`). Its `begin` throws
+ * {@link ImmediateWriteError}, so a batch that needs a write at once commits on its own instead.
  */
 export class WriteSet {
   private pending: Write[] = [];
@@ -42,11 +46,25 @@ export class WriteSet {
    *   in the first packet (or is sent by {@link begin}); see `Database.writeTransaction`
    */
   constructor(
-    private readonly manager: EntityManager,
+    private readonly manager: EntityManager | null,
     readonly dialect: 'mariadb' | 'sqlite',
     lazyBegin = false,
   ) {
     this.begun = !lazyBegin;
+  }
+
+  /** A write set that only gathers statements (no transaction; `begin` and `run` throw). */
+  static collecting(dialect: 'mariadb' | 'sqlite'): WriteSet {
+    return new WriteSet(null, dialect, true);
+  }
+
+  /**
+   * Adds every statement `other` has gathered (with its checks and row callbacks), after those
+   * added before; `other` is left empty.
+   */
+  append(other: WriteSet): void {
+    other.cut();
+    for (const packet of other.packets.splice(0)) for (const write of packet) this.push(write);
   }
 
   /** Whether the transaction has been opened (always, unless it is opened lazily and nothing ran yet). */
@@ -60,6 +78,7 @@ export class WriteSet {
    * write is part of it; it runs before the collected statements.
    */
   async begin(): Promise<EntityManager> {
+    if (this.manager === null) throw new ImmediateWriteError();
     if (!this.begun) {
       this.begun = true;
       await execute(this.manager, 'START TRANSACTION', []);
@@ -95,6 +114,7 @@ export class WriteSet {
    * @throws the first check's error, or the database's error for a refused statement
    */
   async run(): Promise<number> {
+    if (this.manager === null) throw new Error('a collecting write set has no transaction to run in; append it to one that has');
     this.cut();
     const packets = this.packets.splice(0);
     if (!this.begun) {
@@ -103,7 +123,7 @@ export class WriteSet {
       else packets[0].unshift({ sql: 'START TRANSACTION', values: [] });
     }
     for (const packet of packets) {
-      const results = this.dialect === 'mariadb' ? await this.sendPacket(packet) : await this.runOneByOne(packet);
+      const results = this.dialect === 'mariadb' ? await this.sendPacket(packet) : await this.runOneByOne(packet, this.manager);
       for (let i = 0; i < packet.length; i += 1) {
         const { check, onRows } = packet[i];
         if (onRows) onRows(results[i].rows);
@@ -130,7 +150,7 @@ export class WriteSet {
 
   /** One round trip: the statements joined with `;`, mysql2 answering one result per statement. */
   private async sendPacket(packet: Write[]): Promise<Outcome[]> {
-    const runner = this.manager.queryRunner;
+    const runner = this.manager!.queryRunner;
     if (!runner) throw new Error('WriteSet.run needs a transaction (a manager with its query runner)');
     // TypeORM's MysqlQueryRunner.connect() hands back the transaction's pooled mysql2 connection
     // (callback API).
@@ -145,13 +165,24 @@ export class WriteSet {
     return results.map((r) => (Array.isArray(r) ? { affected: 0, rows: r as Array<Record<string, unknown>> } : { affected: (r as { affectedRows?: number } | null)?.affectedRows ?? 0, rows: [] }));
   }
 
-  private async runOneByOne(packet: Write[]): Promise<Outcome[]> {
+  private async runOneByOne(packet: Write[], manager: EntityManager): Promise<Outcome[]> {
     const outcomes: Outcome[] = [];
     for (const w of packet) {
-      if (w.onRows) outcomes.push({ affected: 0, rows: (await this.manager.query(w.sql, [...w.values])) as Array<Record<string, unknown>> });
-      else outcomes.push({ affected: await execute(this.manager, w.sql, [...w.values]), rows: [] });
+      if (w.onRows) outcomes.push({ affected: 0, rows: (await manager.query(w.sql, [...w.values])) as Array<Record<string, unknown>> });
+      else outcomes.push({ affected: await execute(manager, w.sql, [...w.values]), rows: [] });
     }
     return outcomes;
+  }
+}
+
+/**
+ * Thrown by {@link WriteSet.begin} on a collecting write set: the writes asked for a statement to
+ * run at once, which a group commit cannot do; they must commit in a transaction of their own.
+ */
+export class ImmediateWriteError extends Error {
+  constructor() {
+    super('these writes need a transaction of their own (a write at once)');
+    this.name = 'ImmediateWriteError';
   }
 }
 

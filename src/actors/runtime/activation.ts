@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { ActorOutboxEntity } from '../../persistence/entities/actor.entity';
 import type { Database } from '../../persistence/database';
+import type { GroupCommit } from '../../persistence/group-commit';
+import type { WriteSet } from '../../persistence/write-set';
 import { addressKey, type ActorDefinition, type Address, type Effect, type Envelope, type RuntimeLogger } from './actor';
 import { ActorRuntimeError, FencedError } from './errors';
 import { journal } from './journal';
@@ -49,6 +51,8 @@ interface InFlight {
 /** What an activation needs from its actor system. */
 export interface ActivationHost {
   db: Database;
+  /** Commits shared across actors of kinds that allow it (MariaDB only; null: each its own). */
+  groupCommit: GroupCommit | null;
   placement: Placement;
   logger: RuntimeLogger;
   maxBatch: number;
@@ -59,6 +63,8 @@ export interface ActivationHost {
   /** `requeue`: hand the unhandled messages to a fresh activation (false when loading failed). */
   stepDown(activation: Activation<unknown>, leftover: Pending[], reason: unknown, requeue: boolean): void;
   observeBatch(kind: string, size: number, turnMs: number): void;
+  /** Whether the actor `id` of a kind with a `store.probe` exists (probes of a burst share one read). */
+  probe(definition: ActorDefinition<unknown>, id: string): Promise<boolean>;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -191,8 +197,16 @@ export class Activation<S> {
     // Kinds whose activations are mostly of actors that do not exist yet (an order: one per
     // checkout) are loaded once outside a transaction; only one that exists is loaded again with
     // its claim (an older activation may commit until the claim raises the fence).
-    const absent = def.durable && def.store.probeFirst && def.store.exists ? await db.read(async (manager) => def.store.load(manager, address.id, now)) : null;
-    if (absent && def.store.exists?.(absent) === false) {
+    let absent: S | null = null;
+    if (def.durable && def.store.probeFirst && def.store.exists) {
+      if (def.store.probe) {
+        if (!(await this.host.probe(def as ActorDefinition<unknown>, address.id))) absent = def.store.probe.absent(address.id);
+      } else {
+        const probed = await db.read(async (manager) => def.store.load(manager, address.id, now));
+        if (def.store.exists(probed) === false) absent = probed;
+      }
+    }
+    if (absent) {
       this.state = absent; // claimed by its first commit, if any
     } else if (def.durable) {
       await db.transaction(async (manager) => {
@@ -400,34 +414,51 @@ export class Activation<S> {
       // pooled connection, so that waiting batches cannot hold every connection.)
       if (previous) await previous.locked;
       // Every write of the batch, fence check first, in one packet on MariaDB, which also opens
-      // the transaction; COMMIT is the second round trip (Database.writeTransaction).
-      await this.host.db.writeTransaction(async (writes) => {
+      // the transaction; COMMIT is the second round trip (Database.writeTransaction). Described
+      // by `fill`, which may run more than once (a group commit retries its members alone).
+      const fill = async (writes: WriteSet): Promise<(() => number) | null> => {
+        // The actor's first commit in this activation claims it, in the same packet when the
+        // placement can (its claim then also takes the row lock: no separate fence check).
+        let claimed: (() => number) | null | undefined;
+        if (this.fence === 0) {
+          claimed = this.host.placement.claimWrites?.(writes, address, p.now);
+          if (claimed === null) throw new FencedError(this.key, 0);
+          if (claimed === undefined) await this.claim(await writes.begin(), p.now);
+        }
+        if (!claimed) journal.checkFence(writes, address, this.fence, p.now);
+        if (p.persists.length > 0) await def.store.save(writes, address.id, p.persists, p.before, p.after, p.now);
+        if (p.remindersSet.size + p.remindersCleared.size > 0) journal.saveReminders(writes, address, p.remindersSet, p.remindersCleared);
+        if (p.inbox.length > 0) journal.recordInbox(writes, address, p.inbox, p.now);
+        if (p.sends.length > 0) journal.writeOutbox(writes, p.sends);
+        return claimed ?? null;
+      };
+      const group = this.host.groupCommit;
+      if (group && def.groupCommit === true && !previous) {
+        // Nothing of this actor is in flight: the commit may share a transaction with other
+        // actors' (see GroupCommit). The next batch waits for it to be durable.
         try {
-          // The actor's first commit in this activation claims it, in the same packet when the
-          // placement can (its claim then also takes the row lock: no separate fence check).
-          let claimed: (() => number) | null | undefined;
-          if (this.fence === 0) {
-            claimed = this.host.placement.claimWrites?.(writes, address, p.now);
-            if (claimed === null) throw new FencedError(this.key, 0);
-            if (claimed === undefined) await this.claim(await writes.begin(), p.now);
-          }
-          if (!claimed) journal.checkFence(writes, address, this.fence, p.now);
-          if (p.persists.length > 0) await def.store.save(writes, address.id, p.persists, p.before, p.after, p.now);
-          if (p.remindersSet.size + p.remindersCleared.size > 0) journal.saveReminders(writes, address, p.remindersSet, p.remindersCleared);
-          if (p.inbox.length > 0) journal.recordInbox(writes, address, p.inbox, p.now);
-          if (p.sends.length > 0) journal.writeOutbox(writes, p.sends);
-          await writes.run();
-          // Holds only if this batch commits; any failure from here on steps this activation down.
+          const claimed = await group.commit(fill);
           if (claimed) this.fence = claimed();
         } finally {
-          // The fence check has taken the actor's row lock (or failed): the next batch may start.
           p.onLocked();
         }
-        if (previous && !(await previous.done)) {
-          previousFailed = true;
-          throw new ActorRuntimeError('UNAVAILABLE', 'the batch before this one failed');
-        }
-      });
+      } else {
+        await this.host.db.writeTransaction(async (writes) => {
+          try {
+            const claimed = await fill(writes);
+            await writes.run();
+            // Holds only if this batch commits; any failure from here on steps this activation down.
+            if (claimed) this.fence = claimed();
+          } finally {
+            // The fence check has taken the actor's row lock (or failed): the next batch may start.
+            p.onLocked();
+          }
+          if (previous && !(await previous.done)) {
+            previousFailed = true;
+            throw new ActorRuntimeError('UNAVAILABLE', 'the batch before this one failed');
+          }
+        });
+      }
     } catch (error) {
       p.onLocked();
       for (const { id } of p.inbox) this.inFlightIds.delete(id);

@@ -200,6 +200,20 @@ export default fp(
         this.set({ state: 'waiting' }, pool.waiting);
       },
     });
+    new Counter({
+      name: 'dealrush_actor_group_commits_total',
+      help: 'Actor commits by how they reached the database: in a transaction shared with other actors (outcome="grouped"), alone ("alone"); and groups rolled back and retried member by member ("retried")',
+      labelNames: ['outcome'] as const,
+      registers: [register],
+      collect() {
+        const stats = app.actors.groupCommit?.stats;
+        this.reset();
+        if (!stats) return;
+        this.inc({ outcome: 'grouped' }, stats.grouped);
+        this.inc({ outcome: 'alone' }, stats.alone);
+        this.inc({ outcome: 'retried' }, stats.retried);
+      },
+    });
     new Gauge({
       name: 'dealrush_socket_connections',
       help: 'Live socket.io connections on this node',
