@@ -1,3 +1,4 @@
+import { Batcher } from './batcher';
 import type { Database } from './database';
 import { ImmediateWriteError, WriteSet } from './write-set';
 
@@ -44,8 +45,8 @@ export interface GroupCommitStats {
  * applied one level up, to whole transactions of independent actors.
  */
 export class GroupCommit {
-  private queue: Member[] = [];
-  private running = 0;
+  /** The queue and its flushes (members settle themselves: a flush never throws). */
+  private readonly members: Batcher<Member, void>;
   readonly stats: GroupCommitStats = { groups: 0, grouped: 0, alone: 0, retried: 0 };
 
   /**
@@ -54,8 +55,16 @@ export class GroupCommit {
    */
   constructor(
     private readonly db: Database,
-    private readonly options: { maxMembers?: number; concurrency?: number } = {},
-  ) {}
+    options: { maxMembers?: number; concurrency?: number } = {},
+  ) {
+    this.members = new Batcher(
+      async (members) => {
+        await this.flush(members);
+        return members.map(() => undefined);
+      },
+      { maxBatch: options.maxMembers ?? 200, concurrency: options.concurrency ?? 4 },
+    );
+  }
 
   /**
    * Commits the writes `fill` describes, with others' if some are waiting, and resolves with
@@ -65,18 +74,8 @@ export class GroupCommit {
    */
   commit<T>(fill: CommitWrites<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.queue.push({ fill, resolve: resolve as (value: unknown) => void, reject });
-      if (this.running < (this.options.concurrency ?? 4)) void this.drain();
+      this.members.submit({ fill, resolve: resolve as (value: unknown) => void, reject }).catch(reject);
     });
-  }
-
-  private async drain(): Promise<void> {
-    this.running += 1;
-    try {
-      while (this.queue.length > 0) await this.flush(this.queue.splice(0, this.options.maxMembers ?? 200));
-    } finally {
-      this.running -= 1;
-    }
   }
 
   private async flush(members: Member[]): Promise<void> {
