@@ -102,7 +102,7 @@ export interface DealSnapshot {
   holdsReminderAt: number | null;
   lastStockPublishAt: number;
   stockPublishPending: boolean;
-  room: { meta: QueueMeta; tickets: QueueTicket[]; lastSeen: Array<[string, number]>; outflow: Array<[number, number]>; tickAt: number | null };
+  room: { meta: QueueMeta; tickets: QueueTicket[]; lastSeen: Array<[string, number]>; outflow: Array<[number, number]>; tickAt: number | null; quiet?: boolean };
 }
 
 export function toSnapshot(state: DealState): DealSnapshot {
@@ -121,6 +121,7 @@ export function toSnapshot(state: DealState): DealSnapshot {
       lastSeen: [...state.room.lastSeen.entries()],
       outflow: state.room.outflow.toArray().map(([at, n]) => [at, n]),
       tickAt: state.room.tickAt,
+      quiet: state.room.quiet,
     },
   };
 }
@@ -140,6 +141,7 @@ export function fromSnapshot(snapshot: DealSnapshot): DealState {
       lastSeen: IMap(snapshot.room.lastSeen),
       outflow: List(snapshot.room.outflow.map(([at, n]) => [at, n] as const)),
       tickAt: snapshot.room.tickAt,
+      quiet: snapshot.room.quiet ?? false,
     },
   };
 }

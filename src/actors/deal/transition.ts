@@ -408,6 +408,8 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
     case 'setWaitingRoom': {
       turn.setDeal({ waitingRoom: { ...deal.waitingRoom, ...message.settings } });
       turn.persist({ op: 'touchDeal' });
+      // The next tick shows the new settings, even to a room with nobody waiting.
+      turn.state = { ...turn.state, room: { ...turn.state.room, quiet: false } };
       if (turn.deal.waitingRoom.enabled && roomBusy(turn.state.room) && deal.status !== 'scheduled') turn.scheduleTick(now);
       return turn.done(ok(turn.deal));
     }
@@ -501,9 +503,16 @@ function queueTick(turn: Turn, entropy: string | undefined): void {
   turn.state = { ...turn.state, room: result.room };
   turn.roomChanged(result.changes);
   const room = result.room;
+  const waiting = waitingCount(room);
+  const nobodyWaits = waiting === 0 && room.prequeue.size === 0;
+  if (nobodyWaits && room.quiet) {
+    if (roomBusy(room)) turn.scheduleTick(turn.now + turn.rules.room.tickMs);
+    return;
+  }
+  if (room.quiet !== nobodyWaits) turn.state = { ...turn.state, room: { ...room, quiet: nobodyWaits } };
   turn.emit('queue:progress', {
     servingSeq: room.meta.servingSeq,
-    waiting: waitingCount(room),
+    waiting,
     admitted: room.active.size,
     admissionPerMinute: deal.waitingRoom.admissionPerMinute,
     maxActive: deal.waitingRoom.maxActive,

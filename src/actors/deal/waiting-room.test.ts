@@ -175,6 +175,29 @@ describe('waiting room', () => {
     expect(progressOf(resumed.last.effects)!.payload).toMatchObject({ admissionPerMinute: 600, paused: false });
   });
 
+  it('goes quiet once nobody waits: one progress saying so, none after, until someone waits or a setting changes', () => {
+    let s = created(T0 + 1, { waitingRoom: { enabled: true, admissionPerMinute: 6000, maxActive: 10 } });
+    s = run(s, join('a', T0 + 10), join('b', T0 + 11)).state;
+    // Both admitted at the first tick: that tick still reports it (waiting 0), and the ticks go on
+    // (admissions to expire) without publishing.
+    const first = run(s, tick(T0 + 1000));
+    expect(progressOf(first.last.effects)!.payload).toMatchObject({ waiting: 0, admitted: 2 });
+    const quiet = run(first.state, tick(T0 + 2000), tick(T0 + 3000));
+    for (const turn of quiet.turns) {
+      expect(progressOf(turn.effects)).toBeUndefined();
+      expect(turn.effects).toContainEqual(expect.objectContaining({ type: 'remind', name: 'queue' }));
+    }
+    expect(quiet.state.deal!.seq).toBe(first.state.deal!.seq);
+    // A rate change shows in the next tick even with nobody waiting.
+    const changed = run(quiet.state, { type: 'setWaitingRoom', now: T0 + 3100, settings: { admissionPerMinute: 600 } }, tick(T0 + 4000));
+    expect(progressOf(changed.last.effects)!.payload).toMatchObject({ admissionPerMinute: 600, waiting: 0 });
+    expect(progressOf(run(changed.state, tick(T0 + 5000)).last.effects)).toBeUndefined();
+    // Someone waiting again (maxActive reached): progress every tick again.
+    s = run(changed.state, { type: 'setWaitingRoom', now: T0 + 5100, settings: { maxActive: 2 } }, tick(T0 + 6000), join('c', T0 + 6100)).state;
+    const again = run(s, tick(T0 + 7000), tick(T0 + 8000));
+    for (const turn of again.turns) expect(progressOf(turn.effects)!.payload).toMatchObject({ waiting: 1, admitted: 2 });
+  });
+
   it('needs a live admission to hold: refused without the token check, or when not admitted', () => {
     let s = created(T0 + 1);
     s = run(s, join('a', T0 + 10), join('b', T0 + 11)).state;

@@ -75,6 +75,12 @@ export interface WaitingRoomState {
   outflow: List<readonly [number, number]>;
   /** When the `queue` reminder is set for, or null. */
   tickAt: number | null;
+  /**
+   * The last `queue:progress` said nobody waits (none in the line or the pre-queue): the ticks
+   * that follow publish nothing until someone waits again or a setting changes, since there is no
+   * progress to show and every event costs one write per watcher. In memory only.
+   */
+  quiet: boolean;
 }
 
 /** Settings fixed for the life of the process. */
@@ -110,6 +116,7 @@ export const emptyWaitingRoom = (meta: QueueMeta = emptyQueueMeta()): WaitingRoo
   lastSeen: IMap(),
   outflow: List(),
   tickAt: null,
+  quiet: false,
 });
 
 /** Builds a room from stored tickets (any order) and counters; every shopper counts as seen at `now`. */
