@@ -353,6 +353,9 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
     }
     const orderId: string = order.json.id;
     seen.orders.push({ id: orderId, userId: plan.id });
+    // The shop's page moves on to the order (client/src/components/BuyPanel.vue): the deal page's
+    // watch ends (use-live-deal.ts unwatches on unmount); the socket stays for order:updated.
+    s.socket?.emit('deal:unwatch', { dealId: job.dealId }, () => undefined);
     if (fate === 'abandon_order') return finish(s, 'abandoned_order');
     const cancel = async (): Promise<void> => {
       const res = await call(s, 'cancel', 'POST', `/api/orders/${orderId}/cancel`);
@@ -513,7 +516,9 @@ if (parentPort && workerData) {
     const m = message as unknown as { type: string; job?: ShopperJob };
     if (m.type === 'job') {
       runShoppers(m.job!, send, stopSignal).then(
-        (result) => send({ type: 'done', result }),
+        // Done: leave by ourselves (a --cpu-prof profile is written on a normal exit, not on the
+        // parent's SIGKILL at its teardown).
+        (result) => process.send!({ type: 'done', result } as never, undefined, {}, () => process.exit(0)),
         (error) => send({ type: 'failed', error: String((error as Error).stack ?? error) }),
       );
     } else if (m.type === 'stop' && !stopSignal.stopped) {

@@ -423,8 +423,9 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   plans.forEach((p, i) => slices[i % options.threads].push(p));
   const progress: ShopperProgress[] = slices.map(() => ({ arrived: 0, waiting: 0, admitted: 0, held: 0, paid: 0, finished: 0, errors: 0, sockets: 0 }));
   // Child processes: each has its own file-descriptor limit (20,000 sockets do not fit in one).
+  // BENCH_SHOPPER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles them.
   const workers = slices.map((shoppers) => {
-    const child = fork(join(__dirname, 'rehearsal-shopper.js'), [], { serialization: 'advanced', env: { ...process.env, REHEARSAL_SHOPPERS: '1' }, execArgv: ['--max-old-space-size=4096'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = fork(join(__dirname, 'rehearsal-shopper.js'), [], { serialization: 'advanced', env: { ...process.env, REHEARSAL_SHOPPERS: '1' }, execArgv: ['--max-old-space-size=4096', ...(process.env.BENCH_SHOPPER_NODE_ARGS ?? '').split(' ').filter(Boolean)], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const job: ShopperJob = { origins, dealId, opensAt, deadline, pollMs: 30_000, shoppers };
     child.send({ type: 'job', job } as never);
     return child;
