@@ -505,21 +505,20 @@ function queueTick(turn: Turn, entropy: string | undefined): void {
   const room = result.room;
   const waiting = waitingCount(room);
   const nobodyWaits = waiting === 0 && room.prequeue.size === 0;
-  if (nobodyWaits && room.quiet) {
-    if (roomBusy(room)) turn.scheduleTick(turn.now + turn.rules.room.tickMs);
-    return;
+  // Quiet: the last progress already said nobody waits (see WaitingRoomState.quiet).
+  if (!(nobodyWaits && room.quiet)) {
+    if (room.quiet !== nobodyWaits) turn.state = { ...turn.state, room: { ...room, quiet: nobodyWaits } };
+    turn.emit('queue:progress', {
+      servingSeq: room.meta.servingSeq,
+      waiting,
+      admitted: room.active.size,
+      admissionPerMinute: deal.waitingRoom.admissionPerMinute,
+      maxActive: deal.waitingRoom.maxActive,
+      outflowPerMinute: measuredOutflow(room, turn.now),
+      skipped: room.meta.skipped,
+      paused: deal.waitingRoom.paused === true,
+    });
   }
-  if (room.quiet !== nobodyWaits) turn.state = { ...turn.state, room: { ...room, quiet: nobodyWaits } };
-  turn.emit('queue:progress', {
-    servingSeq: room.meta.servingSeq,
-    waiting,
-    admitted: room.active.size,
-    admissionPerMinute: deal.waitingRoom.admissionPerMinute,
-    maxActive: deal.waitingRoom.maxActive,
-    outflowPerMinute: measuredOutflow(room, turn.now),
-    skipped: room.meta.skipped,
-    paused: deal.waitingRoom.paused === true,
-  });
   if (roomBusy(room)) turn.scheduleTick(turn.now + turn.rules.room.tickMs);
 }
 
