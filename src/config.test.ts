@@ -33,6 +33,8 @@ describe('loadConfig', () => {
     ['RATE_LIMIT_HOLDS_PER_USER', '-1'],
     ['BODY_LIMIT_BYTES', '10'],
     ['ADMIN_EMAIL', 'not-an-email'],
+    ['GATEWAY_DELIVERY_CONCURRENCY', '0'],
+    ['GATEWAY_FAULT_ROUTES', 'true'],
   ])('stops on a bad %s (%s), naming the variable', (name, value) => {
     expect(() => loadConfig({ DATA_DIR: dataDir(), [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ DATA_DIR: dataDir(), [name]: value })).toThrow(new RegExp(`^${name}:`));
@@ -52,5 +54,10 @@ describe('loadConfig', () => {
     expect([hops('x', 0), hops('x', 1), hops('x', 2)]).toEqual([true, true, false]);
     expect(loadConfig({ DATA_DIR: dataDir(), TRUST_PROXY: '0' }).trustProxy).toBe(false);
     expect(() => loadConfig({ DATA_DIR: dataDir(), ADMIN_EMAIL: 'root@example.com' })).toThrow(/^ADMIN_PASSWORD:/);
+  });
+
+  it("reads the mock gateway's settings: webhook delivery concurrency, and its test routes off unless asked for", () => {
+    expect(loadConfig({ DATA_DIR: dataDir() })).toMatchObject({ gatewayDeliveryConcurrency: 64, gatewayFaultRoutes: false });
+    expect(loadConfig({ DATA_DIR: dataDir(), GATEWAY_DELIVERY_CONCURRENCY: '256', GATEWAY_FAULT_ROUTES: '1' })).toMatchObject({ gatewayDeliveryConcurrency: 256, gatewayFaultRoutes: true });
   });
 });

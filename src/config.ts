@@ -58,6 +58,10 @@ const EnvSchema = Type.Object({
   GATEWAY_RETRY_BASE_MS: Type.Integer({ minimum: 10, maximum: 600_000, default: 1000 }),
   /** The mock gateway approves each payment this many ms after its creation (demos, browser tests); unset: the card page decides. */
   GATEWAY_AUTO_APPROVE_MS: Type.Optional(Type.Integer({ minimum: 0, maximum: 600_000 })),
+  /** The mock gateway's webhook requests in flight at once to one endpoint (its per-endpoint delivery limit). */
+  GATEWAY_DELIVERY_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 10_000, default: 64 }),
+  /** '1': the in-process mock gateway also serves its test routes (fault injection, delivery log). */
+  GATEWAY_FAULT_ROUTES: Type.Union([Type.Literal('0'), Type.Literal('1')], { default: '0' }),
   /** HMAC secret of access tokens; the embedded default generates one and keeps it in DATA_DIR. */
   JWT_SECRET: Type.Optional(Type.String({ minLength: 32 })),
   ACCESS_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 30, maximum: 86400, default: 900 }),
@@ -157,6 +161,10 @@ export interface Config {
   gatewayPort: number;
   gatewayRetryBaseMs: number;
   gatewayAutoApproveMs: number | null;
+  /** The mock gateway's webhook requests in flight at once per endpoint (GATEWAY_DELIVERY_CONCURRENCY). */
+  gatewayDeliveryConcurrency: number;
+  /** The in-process mock gateway serves `/v1/_faults` and `/v1/_deliveries` (GATEWAY_FAULT_ROUTES=1). */
+  gatewayFaultRoutes: boolean;
   jwtSecret: string;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
@@ -270,6 +278,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     gatewayPort: e.GATEWAY_PORT,
     gatewayRetryBaseMs: e.GATEWAY_RETRY_BASE_MS,
     gatewayAutoApproveMs: e.GATEWAY_AUTO_APPROVE_MS ?? null,
+    gatewayDeliveryConcurrency: e.GATEWAY_DELIVERY_CONCURRENCY,
+    gatewayFaultRoutes: e.GATEWAY_FAULT_ROUTES === '1',
     jwtSecret: e.JWT_SECRET ?? secrets.jwtSecret,
     accessTokenTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
     refreshTokenTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,

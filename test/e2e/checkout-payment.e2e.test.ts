@@ -73,6 +73,8 @@ describe('checkout and payment on the gateway card page in the browser (chromium
       LOG_LEVEL: 'warn',
       // Off (an empty value is unset): the shopper pays on the card page, nothing approves by itself.
       GATEWAY_AUTO_APPROVE_MS: '',
+      // The test delays webhooks through the in-process gateway's fault routes.
+      GATEWAY_FAULT_ROUTES: '1',
     });
     browser = await launching;
   }, 60_000);

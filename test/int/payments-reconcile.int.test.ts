@@ -20,6 +20,7 @@ describe('payments: reconciliation goes past payments that stay pending', () => 
     db = await createTestDatabase('payrec');
     app = await startTestApp(db.url, {
       GATEWAY_RETRY_BASE_MS: '50',
+      GATEWAY_FAULT_ROUTES: '1',
       PAYMENT_JOBS_INTERVAL_SECONDS: '1',
       PAYMENT_RECONCILE_AFTER_SECONDS: '1',
       PAYMENT_RECONCILE_BATCH: '2',

@@ -28,11 +28,11 @@ const PUBLIC: Array<[RegExp, string]> = [
   [/^POST \/api\/auth\/(signup|login|refresh|logout)$/, 'how one gets a token'],
   [/^GET \/api\/deals(\/:dealId)?$/, 'the public catalogue'],
   [/^POST \/api\/payments\/webhook$/, "the gateway's webhook: authenticated by its HMAC signature instead"],
-  // The bundled mock card gateway (its payments, card page, and its test-only fault injection and
-  // delivery log), mounted in-process only when GATEWAY_URL is unset; a real deployment points
-  // GATEWAY_URL at the gateway and none of these exist. Kept narrow so a new /v1 route is noticed.
+  // The bundled mock card gateway (its payments and card page), mounted in-process only when
+  // GATEWAY_URL is unset; a real deployment points GATEWAY_URL at the gateway and none of these
+  // exist. Its test routes (fault injection, delivery log) are not served here: they need
+  // GATEWAY_FAULT_ROUTES=1 (see the test below). Kept narrow so a new /v1 route is noticed.
   [/^(GET|POST) \/v1\/payments(\/:paymentId(\/(checkout|approve|decline|refund))?)?$/, 'the mock gateway: payments'],
-  [/^(GET|PUT|DELETE) \/v1\/_faults$|^GET \/v1\/_deliveries$/, 'the mock gateway: fault injection and delivery log for tests'],
 ];
 const isPublic = (key: string) => PUBLIC.some(([re]) => re.test(key));
 const isPrivileged = (url: string) => /^\/(api\/(seller|admin)|admin\/queues)(\/|$)/.test(url);
@@ -110,6 +110,22 @@ describe('route walk: authentication, roles and object ownership on every route 
     }
     // Every public allow-list entry still matches a route (no stale entries hiding a rename).
     for (const [re, why] of PUBLIC) expect({ why, matched: routes.some((r) => re.test(r.key)) }).toEqual({ why, matched: true });
+  });
+
+  it("the in-process gateway's test routes are not served without GATEWAY_FAULT_ROUTES=1: 404, and the faults stay off", async () => {
+    for (const [method, url, body] of [
+      ['PUT', '/v1/_faults', { dropNext: 5, signingSecret: 'forged-secret-forged-secret' }],
+      ['DELETE', '/v1/_faults', undefined],
+      ['GET', '/v1/_faults', undefined],
+      ['GET', '/v1/_deliveries', undefined],
+    ] as const) {
+      for (const token of [undefined, admin.token]) {
+        const res = await call(method, url, token, body);
+        expect({ method, url, status: res.statusCode, code: res.json().code }).toEqual({ method, url, status: 404, code: 'NOT_FOUND' });
+      }
+    }
+    expect(app.mockGateway).not.toBeNull();
+    expect(app.mockGateway!.faults).toMatchObject({ dropNext: 0, signingSecret: null });
   });
 
   it('every route not on the public allow-list answers 401 problem+json without a token (and with a forged one)', async () => {

@@ -44,9 +44,10 @@ export default fp(
         secret: config.paymentWebhookSecret,
         retryBaseMs: config.gatewayRetryBaseMs,
         autoApproveMs: config.gatewayAutoApproveMs,
+        deliveryConcurrency: config.gatewayDeliveryConcurrency,
         log: (obj, msg) => app.log.warn({ component: 'mock-gateway', ...obj }, msg),
       });
-      await app.register(mockGatewayRoutes, { gateway: mock, hide: true });
+      await app.register(mockGatewayRoutes, { gateway: mock, hide: true, faultRoutes: config.gatewayFaultRoutes });
     }
     app.decorate('mockGateway', mock);
     const gatewayUrl = config.gatewayUrl;

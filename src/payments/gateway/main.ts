@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     secret: config.paymentWebhookSecret,
     retryBaseMs: config.gatewayRetryBaseMs,
     autoApproveMs: config.gatewayAutoApproveMs,
+    deliveryConcurrency: config.gatewayDeliveryConcurrency,
     publicUrl: config.gatewayUrl,
     // LOG_LEVEL as for the server: at `info` every request is logged (two lines each).
     logger: { level: config.logLevel },

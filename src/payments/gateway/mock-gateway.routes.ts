@@ -18,6 +18,12 @@ export interface MockGatewayRouteOptions {
   publicUrl?: string | null;
   /** Hide the routes from an OpenAPI document they share (the in-process gateway). */
   hide?: boolean;
+  /**
+   * Serve the test routes (`/v1/_faults`, `/v1/_deliveries`). Default true. Anyone who can reach
+   * them can make webhooks fail or vanish, so a shop's own in-process gateway serves them only
+   * when GATEWAY_FAULT_ROUTES=1.
+   */
+  faultRoutes?: boolean;
 }
 
 /**
@@ -30,7 +36,7 @@ export interface MockGatewayRouteOptions {
  * | `GET /v1/payments/:id/checkout` | the hosted card page (HTML) |
  * | `POST /v1/payments/:id/approve` · `/decline` | 200 payment; a form post is redirected to `returnUrl` |
  * | `POST /v1/payments/:id/refund` | 200 payment (`refunded`; idempotent) |
- * | `GET/PUT/DELETE /v1/_faults`, `GET /v1/_deliveries` | fault injection and the delivery log, for tests |
+ * | `GET/PUT/DELETE /v1/_faults`, `GET /v1/_deliveries` | fault injection and the delivery log, for tests (only with `faultRoutes`) |
  *
  * Every state change sends a signed webhook to the payment's `webhookUrl`, retried with backoff
  * until a 2xx. Errors are `{ error: { code, message } }`.
@@ -138,6 +144,7 @@ ${
   app.post('/v1/payments/:paymentId/decline', { schema: { hide, tags, params: Params } }, decide('decline'));
   app.post<IdParams>('/v1/payments/:paymentId/refund', { schema: { hide, tags, params: Params } }, async (request) => view(request, gateway.refund(request.params.paymentId)));
 
+  if (opts.faultRoutes === false) return;
   app.get('/v1/_faults', { schema: { hide, tags } }, async () => gateway.faults);
   app.put<{ Body: Record<string, unknown> }>(
     '/v1/_faults',
