@@ -60,4 +60,12 @@ describe('loadConfig', () => {
     expect(loadConfig({ DATA_DIR: dataDir() })).toMatchObject({ gatewayDeliveryConcurrency: 64, gatewayFaultRoutes: false });
     expect(loadConfig({ DATA_DIR: dataDir(), GATEWAY_DELIVERY_CONCURRENCY: '256', GATEWAY_FAULT_ROUTES: '1' })).toMatchObject({ gatewayDeliveryConcurrency: 256, gatewayFaultRoutes: true });
   });
+
+  it('bounds the age of payments reconciliation asks about, above the order payment window', () => {
+    expect(loadConfig({ DATA_DIR: dataDir() }).paymentReconcileMaxAgeSeconds).toBe(172_800);
+    expect(loadConfig({ DATA_DIR: dataDir(), PAYMENT_RECONCILE_MAX_AGE_SECONDS: '1021' }).paymentReconcileMaxAgeSeconds).toBe(1021);
+    // 900 s to pay plus 120 s before reconciliation asks: 1,020 s is too short.
+    expect(() => loadConfig({ DATA_DIR: dataDir(), PAYMENT_RECONCILE_MAX_AGE_SECONDS: '1020' })).toThrow(/^PAYMENT_RECONCILE_MAX_AGE_SECONDS: must be more than .* \(1020\)/);
+    expect(() => loadConfig({ DATA_DIR: dataDir(), PAYMENT_RECONCILE_MAX_AGE_SECONDS: 'a week' })).toThrow(/^PAYMENT_RECONCILE_MAX_AGE_SECONDS:/);
+  });
 });

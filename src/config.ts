@@ -44,6 +44,12 @@ const EnvSchema = Type.Object({
   PAYMENT_WEBHOOK_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   /** A payment still pending this long is asked about at the gateway (a lost webhook). */
   PAYMENT_RECONCILE_AFTER_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 120 }),
+  /**
+   * Reconciliation leaves alone payments older than this (s): a payment nobody paid stays pending at
+   * the gateway for good and would be asked about forever. Longer than ORDER_PAYMENT_TIMEOUT_SECONDS
+   * and than the gateway's own payment window (a Stripe Checkout Session expires within 24 h).
+   */
+  PAYMENT_RECONCILE_MAX_AGE_SECONDS: Type.Integer({ minimum: 60, maximum: 31_536_000, default: 172_800 }),
   /** Payments one reconciliation run asks the gateway about (the next ones after the last run's). */
   PAYMENT_RECONCILE_BATCH: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
   /** How often the reconciliation job runs (also retries refunds and unprocessed webhooks). */
@@ -153,6 +159,8 @@ export interface Config {
   paymentWebhookUrl: string | null;
   paymentReconcileAfterSeconds: number;
   paymentReconcileBatch: number;
+  /** Payments older than this (s) are not asked about any more (PAYMENT_RECONCILE_MAX_AGE_SECONDS). */
+  paymentReconcileMaxAgeSeconds: number;
   paymentJobsIntervalSeconds: number;
   paymentJobsConcurrency: number;
   queuePrefix: string;
@@ -246,6 +254,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (e.REDIS_URL && !e.DATABASE_URL) {
     throw new ConfigError('DATABASE_URL: cluster mode (REDIS_URL set) needs MariaDB; SQLite is for the embedded single node (got null)');
   }
+  if (e.PAYMENT_RECONCILE_MAX_AGE_SECONDS <= e.ORDER_PAYMENT_TIMEOUT_SECONDS + e.PAYMENT_RECONCILE_AFTER_SECONDS) {
+    // Otherwise a payment could age out while its order still waits for it, and its lost webhook would never be found.
+    throw new ConfigError(
+      `PAYMENT_RECONCILE_MAX_AGE_SECONDS: must be more than ORDER_PAYMENT_TIMEOUT_SECONDS + PAYMENT_RECONCILE_AFTER_SECONDS (${e.ORDER_PAYMENT_TIMEOUT_SECONDS + e.PAYMENT_RECONCILE_AFTER_SECONDS}) (got ${JSON.stringify(env.PAYMENT_RECONCILE_MAX_AGE_SECONDS ?? String(e.PAYMENT_RECONCILE_MAX_AGE_SECONDS))})`,
+    );
+  }
   if (e.CLUSTER_HEARTBEAT_MS * 2 > e.CLUSTER_LEASE_MS) {
     throw new ConfigError(`CLUSTER_HEARTBEAT_MS: must be at most half of CLUSTER_LEASE_MS (${e.CLUSTER_LEASE_MS}) (got ${JSON.stringify(env.CLUSTER_HEARTBEAT_MS ?? String(e.CLUSTER_HEARTBEAT_MS))})`);
   }
@@ -271,6 +285,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     paymentWebhookUrl: e.PAYMENT_WEBHOOK_URL ?? null,
     paymentReconcileAfterSeconds: e.PAYMENT_RECONCILE_AFTER_SECONDS,
     paymentReconcileBatch: e.PAYMENT_RECONCILE_BATCH,
+    paymentReconcileMaxAgeSeconds: e.PAYMENT_RECONCILE_MAX_AGE_SECONDS,
     paymentJobsIntervalSeconds: e.PAYMENT_JOBS_INTERVAL_SECONDS,
     paymentJobsConcurrency: e.PAYMENT_JOBS_CONCURRENCY,
     queuePrefix: e.QUEUE_PREFIX,

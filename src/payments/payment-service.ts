@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isUniqueViolation } from '../accounts/accounts';
-import { And, In, IsNull, LessThanOrEqual, MoreThan, type EntityManager } from 'typeorm';
+import { And, In, IsNull, LessThanOrEqual, MoreThan, MoreThanOrEqual, type EntityManager } from 'typeorm';
 import type { PaymentEventResult, PaymentOutcome } from '../actors/order/order-actor';
 import type { Result } from '../actors/result';
 import type { ActorSystem } from '../actors/runtime/actor-system';
@@ -47,6 +47,12 @@ export interface PaymentServiceOptions {
   reconcileAfterMs: number;
   /** Payments asked about per reconciliation run (default 100). */
   reconcileBatch?: number;
+  /**
+   * Payments created longer ago than this (ms) are not asked about any more (default: no limit).
+   * One the shopper never paid stays pending at the gateway for good; without a limit every
+   * reconciliation cycle would ask about all of them again, for ever, and each cycle would grow.
+   */
+  reconcileMaxAgeMs?: number;
   /** Called with every applied outcome (metrics, and the refunds job when an order asked for one). */
   onOutcome?: (applied: string) => void;
   clock?: () => number;
@@ -204,13 +210,16 @@ export class PaymentService {
   }
 
   /**
-   * Asks the gateway about each payment pending for longer than `reconcileAfterMs`, and applies
-   * what it says as the webhook would have. A payment the gateway never heard of (the create call
+   * Asks the gateway about each payment pending for longer than `reconcileAfterMs` (and created
+   * within `reconcileMaxAgeMs`), and applies what it says as the webhook would have. A payment the gateway never heard of (the create call
    * never reached it) took no money: it is settled as declined.
    * @returns how many payments were checked and how many changed
    */
   async reconcile(): Promise<{ checked: number; settled: number }> {
-    const before = this.clock() - this.options.reconcileAfterMs;
+    const now = this.clock();
+    const before = now - this.options.reconcileAfterMs;
+    // Created at or after this (a payment older than the limit is no longer asked about).
+    const oldest = this.options.reconcileMaxAgeMs === undefined ? Number.MIN_SAFE_INTEGER : now - this.options.reconcileMaxAgeMs;
     const batch = this.options.reconcileBatch ?? BATCH;
     // Each run takes the next `batch` payments after the last one asked about (oldest first),
     // and starts over once it reaches the end: payments the shopper never paid stay pending at the
@@ -219,12 +228,13 @@ export class PaymentService {
     const after = this.reconcileCursor;
     const pending = await this.options.db.read((m) =>
       m.find(PaymentEntity, {
-        where: after
-          ? [
-              { status: 'pending', createdAt: And(MoreThan(after.createdAt), LessThanOrEqual(before)) },
-              { status: 'pending', createdAt: after.createdAt, id: MoreThan(after.id) },
-            ]
-          : { status: 'pending', createdAt: LessThanOrEqual(before) },
+        where:
+          after && after.createdAt >= oldest
+            ? [
+                { status: 'pending', createdAt: And(MoreThan(after.createdAt), LessThanOrEqual(before)) },
+                { status: 'pending', createdAt: after.createdAt, id: MoreThan(after.id) },
+              ]
+            : { status: 'pending', createdAt: And(MoreThanOrEqual(oldest), LessThanOrEqual(before)) },
         order: { createdAt: 'ASC', id: 'ASC' },
         take: batch,
       }),

@@ -24,6 +24,8 @@ describe('payments: reconciliation goes past payments that stay pending', () => 
       PAYMENT_JOBS_INTERVAL_SECONDS: '1',
       PAYMENT_RECONCILE_AFTER_SECONDS: '1',
       PAYMENT_RECONCILE_BATCH: '2',
+      // Just over the least allowed (ORDER_PAYMENT_TIMEOUT_SECONDS 900 + 1).
+      PAYMENT_RECONCILE_MAX_AGE_SECONDS: '1000',
     });
     base = await listenOnLoopback(app);
     seller = await makeUser(app, ['shopper', 'seller']);
@@ -58,5 +60,30 @@ describe('payments: reconciliation goes past payments that stay pending', () => 
     const rows = await query<{ id: string; status: string }>(db.url, `SELECT id, status FROM payments WHERE id IN (${abandoned.map(() => '?').join(', ')})`, abandoned);
     expect(rows.map((r) => r.status)).toEqual(['pending', 'pending', 'pending', 'pending']);
     expect(await query(db.url, `SELECT id FROM payment_events WHERE payment_id IN (${abandoned.map(() => '?').join(', ')})`, abandoned)).toEqual([]);
+  }, 60_000);
+
+  it('a payment older than PAYMENT_RECONCILE_MAX_AGE_SECONDS is no longer asked about; a newer one in the same state is settled', async () => {
+    const deal = await makeDeal(app, seller.token, { totalStock: 10 });
+    const oldShopper = await makeUser(app);
+    const old = await checkoutAndPay(base, oldShopper.token, deal.id);
+    const newShopper = await makeUser(app);
+    const fresh = await checkoutAndPay(base, newShopper.token, deal.id);
+    // The old payment was made 2,000 s ago (past the 1,000 s limit).
+    await query(db.url, 'UPDATE payments SET created_at = created_at - 2000000 WHERE id = ?', [old.payment.paymentId]);
+    // Both are approved at the gateway and both webhooks are lost.
+    for (const { payment } of [old, fresh]) {
+      expect((await call(base, 'PUT', '/v1/_faults', undefined, { dropNext: 1 })).status).toBe(200);
+      expect((await call(gatewayOf(payment), 'POST', `/v1/payments/${payment.paymentId}/approve`, undefined, {})).status).toBe(200);
+    }
+    const outcomes = ((await call(base, 'GET', '/v1/_deliveries')).json as Array<{ paymentId: string; outcome: unknown }>).filter((d) => [old.payment.paymentId, fresh.payment.paymentId].includes(d.paymentId));
+    expect(outcomes.map((d) => d.outcome)).toEqual(['dropped', 'dropped']);
+
+    // Reconciliation finds the newer one...
+    await waitFor(async () => (await call(base, 'GET', `/api/orders/${fresh.order.id}`, newShopper.token)).json.status === 'paid', 20_000);
+    // ...and, three more sweeps (a second each) later, has still not asked about the old one.
+    await new Promise((r) => setTimeout(r, 3500));
+    expect((await call(base, 'GET', `/api/orders/${old.order.id}`, oldShopper.token)).json.status).toBe('pending_payment');
+    expect(await query(db.url, 'SELECT status FROM payments WHERE id = ?', [old.payment.paymentId])).toEqual([{ status: 'pending' }]);
+    expect(await query(db.url, 'SELECT id FROM payment_events WHERE payment_id = ?', [old.payment.paymentId])).toEqual([]);
   }, 60_000);
 });

@@ -65,6 +65,7 @@ export default fp(
       logger,
       reconcileAfterMs: config.paymentReconcileAfterSeconds * 1000,
       reconcileBatch: config.paymentReconcileBatch,
+      reconcileMaxAgeMs: config.paymentReconcileMaxAgeSeconds * 1000,
       onOutcome: (applied) => {
         app.metrics?.payments.inc({ outcome: applied });
         if (applied === 'refund_requested') jobs.kickRefunds();
