@@ -8,7 +8,7 @@ import { createConnection, type Connection, type RowDataPacket } from 'mysql2/pr
 import { Agent, request } from 'undici';
 import { summarize, type LatencySummary } from './load';
 import { appendMarkdown, gitRevision, machineInfo, writeJson, type MachineInfo } from './report';
-import { cpuSeconds, findDatabasePid, freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
+import { benchDatabaseName, cpuSeconds, findDatabasePid, freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
 
 /** Settings of one `checkout` run (`npm run bench -- checkout --help`). */
 export interface CheckoutOptions {
@@ -96,7 +96,7 @@ export async function runCheckout(options: CheckoutOptions, teardown: Teardown):
   const started = new Date();
   const commit = gitRevision(repoRoot);
   const stamp = stampOf(started);
-  const database = `dealrush_bench_c${stamp.replace(/\D/g, '')}`;
+  const database = benchDatabaseName('dealrush_bench_c', stamp);
   const admin = await createConnection({ uri: ADMIN_URL, supportBigNumbers: true, bigNumberStrings: false });
   teardown.add('close admin connection', () => admin.end());
   await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);

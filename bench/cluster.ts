@@ -9,7 +9,7 @@ import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { Pool, request } from 'undici';
 import { runLoad, summarize, type LatencySummary, type LoadResult } from './load';
 import { appendMarkdown, gitRevision, machineInfo, writeJson, type MachineInfo } from './report';
-import { freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
+import { benchDatabaseName, freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
 
 /**
  * The `cluster` scenario (issue 3's benchmark): holds on one hot deal through three set-ups, in
@@ -158,7 +158,7 @@ const stampOf = (date: Date) => date.toISOString().replace(/[-:]/g, '').replace(
 export async function runCluster(options: ClusterOptions, teardown: Teardown): Promise<ClusterReport> {
   const started = new Date();
   const stamp = stampOf(started);
-  const database = `dealrush_bench_c${stamp.replace(/\D/g, '')}`;
+  const database = benchDatabaseName('dealrush_bench_c', stamp);
   const admin = await createConnection({ uri: ADMIN_URL });
   teardown.add('close admin connection', () => admin.end());
   await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);

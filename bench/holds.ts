@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { v7 as uuidv7 } from 'uuid';
 import { runLoad, type LoadResult } from './load';
 import { appendMarkdown, gitRevision, machineInfo, median, renderMarkdown, renderText, writeJson, type BenchReport, type Correctness, type CpuUse, type SystemRun } from './report';
-import { cpuSeconds, findDatabasePid, machineCpuSeconds, freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, type Account, type ServerProcess, type Teardown } from './servers';
+import { benchDatabaseName, cpuSeconds, findDatabasePid, machineCpuSeconds, freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, type Account, type ServerProcess, type Teardown } from './servers';
 
 /** Settings of one `holds` run (see `bench/run.ts` for the command line). */
 export interface HoldsOptions {
@@ -52,7 +52,7 @@ const stampOf = (date: Date) => date.toISOString().replace(/[-:]/g, '').replace(
  * holding one unit per request (`POST /api/cart/items`), for `durationSeconds` or until sold out.
  * Runs `rounds` rounds, each the baseline (`bench/baseline-server.ts`) then Dealrush, one server at
  * a time, every run on a fresh server process, a fresh deal and shoppers of its own, against a
- * fresh MariaDB database `dealrush_bench_<timestamp>` that is dropped at the end. Interleaving
+ * fresh MariaDB database `dealrush_bench_<timestamp>_<random>` that is dropped at the end. Interleaving
  * spreads the machine's noise over both systems; the verdict is on the ratio of the medians.
  * Checks the database against the 201s counted after every run, prints the table, appends it to
  * docs/benchmarks.md (unless `record` is false) and writes the raw summary to
@@ -64,7 +64,7 @@ export async function runHolds(options: HoldsOptions, teardown: Teardown): Promi
   const started = new Date();
   const commit = gitRevision(repoRoot); // what `npm run bench` has just built
   const stamp = stampOf(started);
-  const database = `dealrush_bench_${stamp.replace(/\D/g, '')}`;
+  const database = benchDatabaseName('dealrush_bench_', stamp);
   const admin = await createConnection({ uri: ADMIN_URL, multipleStatements: false });
   teardown.add('close admin connection', () => admin.end());
   await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);

@@ -10,7 +10,7 @@ import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { request } from 'undici';
 import { runLoad, summarize, type LatencySummary, type LoadResult } from './load';
 import { appendMarkdown, gitRevision, machineInfo, writeJson, type MachineInfo } from './report';
-import { cpuSeconds, findDatabasePid, freePort, liveMemory, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
+import { benchDatabaseName, cpuSeconds, findDatabasePid, freePort, liveMemory, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
 
 /** Settings of one `queue` run (see `bench/run.ts` for the command line). */
 export interface QueueOptions {
@@ -108,7 +108,7 @@ export async function runQueue(options: QueueOptions, teardown: Teardown): Promi
   const started = new Date();
   const commit = gitRevision(repoRoot);
   const stamp = stampOf(started);
-  const database = `dealrush_bench_q${stamp.replace(/\D/g, '')}`;
+  const database = benchDatabaseName('dealrush_bench_q', stamp);
   const admin = await createConnection({ uri: ADMIN_URL });
   teardown.add('close admin connection', () => admin.end());
   await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);

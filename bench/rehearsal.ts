@@ -16,7 +16,7 @@ import { renderBaselineText, runBaselineScenario, type BaselineReport } from './
 import { buildReport, publish, renderText, type FaultEvent, type Sample } from './rehearsal-report';
 import { privateMariaDB, privateRedis, type PrivateService } from './private-services';
 import type { Fate, ShopperJob, ShopperPlan, ShopperProgress, ShopperResult } from './rehearsal-shopper';
-import { boundedResults, cpuSeconds, findDatabasePid, freePort, repoRoot, startNodeArgs, startServer, Teardown, type ServerProcess } from './servers';
+import { benchDatabaseName, boundedResults, cpuSeconds, findDatabasePid, freePort, repoRoot, startNodeArgs, startServer, Teardown, type ServerProcess } from './servers';
 
 /** Settings of one rehearsal (see REHEARSAL_USAGE). */
 export interface RehearsalOptions {
@@ -246,7 +246,7 @@ async function startTopology(options: RehearsalOptions, teardown: Teardown, work
     privRedis = await privateRedis();
     teardown.add('stop private Redis', () => privRedis!.destroy());
   }
-  const database = `dealrush_rehearsal_${stamp.replace(/\D/g, '')}`;
+  const database = benchDatabaseName('dealrush_rehearsal_', stamp);
   const admin = await createConnection({ uri: adminUrl });
   await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci`);
   await admin.end();

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, readFileSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -39,6 +40,15 @@ export class Teardown {
 }
 
 /** A free TCP port on the loopback interface (asked of the OS, then released). */
+/**
+ * A name for a bench's own MariaDB database: `prefix`, the run's start stamp (digits only) and six
+ * random hex digits, so two benches started in the same second (two terminals) never share one.
+ * At most 64 characters (MariaDB's limit) for prefixes up to 35.
+ */
+export function benchDatabaseName(prefix: string, stamp: string): string {
+  return `${prefix}${stamp.replace(/\D/g, '')}_${randomBytes(3).toString('hex')}`;
+}
+
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
