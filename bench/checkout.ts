@@ -142,7 +142,11 @@ export async function runCheckout(options: CheckoutOptions, teardown: Teardown):
   const [seller] = await mint('seller', 1, join(workDir, 'seller.jsonl'), env);
 
   // The gateway (its own process; no auto-approve: the shoppers pay) and Dealrush.
-  const gatewayEnv = { ...env, GATEWAY_RETRY_BASE_MS: '1000' };
+  // Its listen queue as long as Linux allows (net.core.somaxconn caps it): at the clock about 2,000
+  // connections reach it at once (the server's payment calls and the shoppers' card pages), and
+  // with Node's 511 the overflow was dropped and retried 1 s later (214 SYN retransmits in one run:
+  // approve p90 1.2 s). A real gateway's front end is no such bottleneck; the server keeps its own.
+  const gatewayEnv = { ...env, GATEWAY_RETRY_BASE_MS: '1000', LISTEN_BACKLOG: '65535' };
   delete (gatewayEnv as Record<string, string>).GATEWAY_URL; // its checkoutUrls: the origin asked
   const gateway = await startServer({ name: 'gateway', script: join(repoRoot, 'dist', 'src', 'payments', 'gateway', 'main.js'), port: gatewayPort, env: gatewayEnv, logPath: join(workDir, 'gateway.log'), readyPath: '/health' });
   teardown.add('stop gateway', () => gateway.stop());
