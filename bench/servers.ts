@@ -39,7 +39,6 @@ export class Teardown {
   }
 }
 
-/** A free TCP port on the loopback interface (asked of the OS, then released). */
 /**
  * A name for a bench's own MariaDB database: `prefix`, the run's start stamp (digits only) and six
  * random hex digits, so two benches started in the same second (two terminals) never share one.
@@ -49,6 +48,7 @@ export function benchDatabaseName(prefix: string, stamp: string): string {
   return `${prefix}${stamp.replace(/\D/g, '')}_${randomBytes(3).toString('hex')}`;
 }
 
+/** A free TCP port on the loopback interface (asked of the OS, then released). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
