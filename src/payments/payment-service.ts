@@ -211,8 +211,9 @@ export class PaymentService {
 
   /**
    * Asks the gateway about each payment pending for longer than `reconcileAfterMs` (and created
-   * within `reconcileMaxAgeMs`), and applies what it says as the webhook would have. A payment the gateway never heard of (the create call
-   * never reached it) took no money: it is settled as declined.
+   * within `reconcileMaxAgeMs`), and applies what it says as the webhook would have. A payment the
+   * gateway never heard of (the create call never reached it) took no money: it is settled as
+   * declined.
    * @returns how many payments were checked and how many changed
    */
   async reconcile(): Promise<{ checked: number; settled: number }> {
