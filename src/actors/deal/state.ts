@@ -1,6 +1,7 @@
 import { List, Map as IMap } from 'immutable';
 import type { DealStatus, WaitingRoom } from '../../http/schemas';
 import { emptyWaitingRoom, restoreWaitingRoom, type QueueMeta, type QueueTicket, type WaitingRoomState } from './waiting-room';
+import { HoldBook } from './hold-book';
 
 /** The deal's own fields, as stored in its row. Times are epoch ms, money minor units. */
 export interface DealRecord {
@@ -52,8 +53,8 @@ export interface SoldHold {
 }
 
 /**
- * The deal actor's state. `holds` and `perUser` are persistent maps (immutable.js): a turn makes a
- * new state in O(log n) instead of copying 100,000 holds.
+ * The deal actor's state. `holds` (a {@link HoldBook}) and `perUser` are persistent (immutable.js):
+ * a turn makes a new state in O(log n) instead of copying 100,000 holds.
  *
  * Invariants (checked by the property test): remainingStock + heldUnits + soldUnits +
  * returnedUnits == totalStock; heldUnits == the sum of live holds; perUser[u] == units of u's live
@@ -61,7 +62,8 @@ export interface SoldHold {
  */
 export interface DealState {
   deal: DealRecord | null;
-  holds: IMap<string, LiveHold>;
+  /** Live holds, indexed by order and by expiry. */
+  holds: HoldBook;
   /** Sold holds by order id. */
   sold: IMap<string, SoldHold[]>;
   perUser: IMap<string, number>;
@@ -82,7 +84,7 @@ export interface DealState {
 
 export const emptyDealState = (): DealState => ({
   deal: null,
-  holds: IMap(),
+  holds: HoldBook.empty(),
   sold: IMap(),
   perUser: IMap(),
   endedHolds: IMap(),
@@ -129,7 +131,7 @@ export function toSnapshot(state: DealState): DealSnapshot {
 export function fromSnapshot(snapshot: DealSnapshot): DealState {
   return {
     deal: snapshot.deal ? { ...snapshot.deal, waitingRoom: { ...snapshot.deal.waitingRoom } } : null,
-    holds: IMap(snapshot.holds.map((h) => [h.id, { ...h }] as const)),
+    holds: HoldBook.of(snapshot.holds.map((h) => ({ ...h }))),
     sold: IMap(snapshot.sold.map(([orderId, holds]) => [orderId, holds.map((h) => ({ ...h }))] as const)),
     perUser: IMap(snapshot.perUser),
     endedHolds: IMap(snapshot.endedHolds),

@@ -7,6 +7,7 @@ import type { ActorStore } from '../runtime/actor';
 import { placeholders } from '../../persistence/sql';
 import type { WriteSet } from '../../persistence/write-set';
 import { ActorRuntimeError } from '../runtime/errors';
+import { HoldBook } from './hold-book';
 import { emptyDealState, type DealState, type LiveHold, type SoldHold } from './state';
 import type { DealChange } from './transition';
 import { emptyQueueMeta, restoreWaitingRoom, type QueueMeta, type QueueTicket } from './waiting-room';
@@ -27,10 +28,9 @@ export const dealStore: ActorStore<DealState> = {
     const row = await manager.findOne(DealEntity, { where: { id } });
     if (!row) return emptyDealState();
     const rows = await manager.find(HoldEntity, { where: { dealId: id, status: In(['active', 'ordered', 'sold']) } });
-    let holds = IMap<string, LiveHold>().asMutable();
+    const holds: LiveHold[] = [];
     const sold = new Map<string, SoldHold[]>();
     const perUser = new Map<string, number>();
-    let holdsReminderAt: number | null = null;
     // Ended holds keep their ids (see DealState.endedHolds): only the ids and shoppers are read.
     const endedRows = (await manager.query(`SELECT id, user_id FROM holds WHERE deal_id = ? AND status NOT IN ('active', 'ordered')`, [id])) as Array<{ id: string; user_id: string }>;
     const endedHolds = IMap<string, string>().asMutable();
@@ -43,19 +43,19 @@ export const dealStore: ActorStore<DealState> = {
         sold.set(h.orderId!, list);
         continue;
       }
-      holds = holds.set(h.id, { id: h.id, userId: h.userId, quantity: h.quantity, unitPrice: h.unitPrice, status: h.status as LiveHold['status'], orderId: h.orderId, expiresAt: h.expiresAt, createdAt: h.createdAt });
-      if (holdsReminderAt === null || h.expiresAt < holdsReminderAt) holdsReminderAt = h.expiresAt;
+      holds.push({ id: h.id, userId: h.userId, quantity: h.quantity, unitPrice: h.unitPrice, status: h.status as LiveHold['status'], orderId: h.orderId, expiresAt: h.expiresAt, createdAt: h.createdAt });
     }
+    const book = HoldBook.of(holds);
     const { remainingStock, heldUnits, soldUnits, returnedUnits, status, queueState, ...rest } = row;
     const tickets = rest.waitingRoom.enabled || queueState ? await manager.find(TicketEntity, { where: { dealId: id } }) : [];
     return {
       ...emptyDealState(),
       deal: { ...rest, remainingStock, heldUnits, soldUnits, returnedUnits, status: status as NonNullable<DealState['deal']>['status'] },
-      holds: holds.asImmutable(),
+      holds: book,
       sold: IMap(sold),
       perUser: IMap(perUser),
       endedHolds: endedHolds.asImmutable(),
-      holdsReminderAt,
+      holdsReminderAt: book.nextReminderAt(),
       room: restoreWaitingRoom({ ...emptyQueueMeta(), ...(queueState as Partial<QueueMeta> | null) }, tickets.map(ticketFromRow), now),
     };
   },

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import type { Effect } from '../runtime/actor';
 import type { DealMessage, NewDeal } from './messages';
+import { HoldBook, reminderTimeFor } from './hold-book';
 import { emptyDealState, fromSnapshot, toSnapshot, type DealState } from './state';
 import { dealTransition, stockBalances, type DealChange } from './transition';
 
@@ -132,6 +133,21 @@ describe('deal transition', () => {
     expect(fired.state.holds.has('h2')).toBe(true);
     expect(fired.state.deal).toMatchObject({ remainingStock: 9, heldUnits: 1 });
     expect(fired.last.effects).toContainEqual({ type: 'remind', name: 'holds', at: T0 + 605_000 });
+  });
+
+  it('expires holds that fall due close together with one reminder at the end of their bucket', () => {
+    let s = opened();
+    // Three holds 40 ms apart: one 250 ms bucket (T0 is a whole second).
+    s = run(s, reserve('u1', 1, 'h1', T0 + 1010), reserve('u2', 1, 'h2', T0 + 1050), reserve('u3', 1, 'h3', T0 + 1090)).state;
+    expect(s.holdsReminderAt).toBe(T0 + 601_250);
+    const early = run(s, { type: 'alarm', name: 'holds', now: T0 + 601_050 });
+    expect([...early.state.holds.values()].map((h) => h.id)).toEqual(['h3']); // an early alarm drops only the expired
+    const fired = run(s, { type: 'alarm', name: 'holds', now: T0 + 601_250 });
+    expect(fired.state.holds.size).toBe(0);
+    expect(fired.state.deal).toMatchObject({ remainingStock: 10, heldUnits: 0 });
+    expect(fired.last.effects).toContainEqual({ type: 'remind', name: 'holds', at: null });
+    const expiredRows = fired.last.effects.filter((e) => e.type === 'persist' && (e.change as DealChange).op === 'updateHold').map((e) => (e as { change: DealChange }).change);
+    expect(expiredRows).toEqual(['h1', 'h2', 'h3'].map((id) => ({ op: 'updateHold', id, status: 'expired' })));
   });
 
   it('attaches holds to an order, sells them on payment, and refunds them idempotently', () => {
@@ -304,7 +320,13 @@ describe('deal transition, property: random interleavings from many shoppers', (
             expect(units).toBe(unitsOf(user));
             expect(units).toBeLessThanOrEqual(limit);
           }
-          // Stream seq only rises, by one per event.
+          // The hold book's indexes (by order, by expiry) agree with a book rebuilt from its holds,
+          // and the reminder is never later than the end of the earliest live hold's bucket.
+          expect(state.holds.indexes()).toEqual(HoldBook.of([...state.holds.values()]).indexes());
+          const earliest = Math.min(...[...state.holds.values()].map((h) => h.expiresAt));
+          if (state.holds.size > 0) expect(state.holdsReminderAt).not.toBeNull();
+          if (state.holds.size > 0) expect(state.holdsReminderAt!).toBeLessThanOrEqual(reminderTimeFor(earliest));
+                    // Stream seq only rises, by one per event.
           for (const e of t.effects ?? []) if (e.type === 'publish') expect((e.payload as { seq: number }).seq).toBe(++seq);
 
           // Snapshot round-trip: equal, and the restored state behaves the same.

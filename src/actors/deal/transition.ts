@@ -2,6 +2,7 @@ import type { DealStatus } from '../../http/schemas';
 import { fail, ok, type Result } from '../result';
 import type { Effect, Transition } from '../runtime/actor';
 import { canMove, isSelling } from './lifecycle';
+import { EXPIRY_BUCKET_MS, reminderTimeFor } from './hold-book';
 import type { AttachedItem, DealMessage, HoldView, TicketInfo } from './messages';
 import type { DealRecord, DealState, LiveHold } from './state';
 import {
@@ -142,8 +143,12 @@ class Turn {
     else if (d.status === 'sold_out' && d.remainingStock > 0 && this.now < d.endsAt) this.move('open');
   }
 
-  /** Keeps the `holds` reminder at (or before) the earliest live hold's expiry. */
-  expiryAt(at: number): void {
+  /**
+   * Keeps the `holds` reminder at (or before) the end of the earliest live hold's expiry bucket
+   * (see {@link EXPIRY_BUCKET_MS}: holds expiring close together share one reminder).
+   */
+  expiryAt(expiresAt: number): void {
+    const at = reminderTimeFor(expiresAt);
     const current = this.state.holdsReminderAt;
     if (current !== null && current <= at) return;
     this.state = { ...this.state, holdsReminderAt: at };
@@ -286,7 +291,7 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
       }
       if (deal.remainingStock < quantity) return turn.done(fail('SOLD_OUT', deal.remainingStock === 0 ? 'every unit is sold or held' : `only ${deal.remainingStock} left`));
       const hold: LiveHold = { id: holdId, userId, quantity, unitPrice: deal.price, status: 'active', orderId: null, expiresAt: now + message.ttlMs, createdAt: now };
-      turn.state = { ...state, holds: state.holds.set(holdId, hold), perUser: state.perUser.set(userId, mine + quantity) };
+      turn.state = { ...state, holds: state.holds.set(hold), perUser: state.perUser.set(userId, mine + quantity) };
       turn.setDeal({ remainingStock: deal.remainingStock - quantity, heldUnits: deal.heldUnits + quantity });
       turn.persist({ op: 'insertHold', hold });
       turn.expiryAt(hold.expiresAt);
@@ -318,7 +323,7 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
       for (const holdId of message.holdIds) {
         const hold = holds.get(holdId)!;
         if (hold.status === 'ordered') continue;
-        holds = holds.set(holdId, { ...hold, status: 'ordered', orderId: message.orderId, expiresAt: message.until });
+        holds = holds.set({ ...hold, status: 'ordered', orderId: message.orderId, expiresAt: message.until });
         turn.persist({ op: 'updateHold', id: holdId, status: 'ordered', orderId: message.orderId, expiresAt: message.until });
         turn.effects.push({ type: 'tell', to: { kind: 'cart', id: message.userId }, message: { type: 'holdRemoved', holdId } });
       }
@@ -328,7 +333,7 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
     }
 
     case 'sell': {
-      const ordered = [...state.holds.values()].filter((h) => h.status === 'ordered' && h.orderId === message.orderId);
+      const ordered = state.holds.ofOrder(message.orderId);
       if (ordered.length === 0) {
         if (state.sold.has(message.orderId)) return turn.done(ok({ sold: 0 }));
         // Paid, but its units already went back (released or expired first): the order must give the
@@ -354,7 +359,7 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
     }
 
     case 'releaseOrder': {
-      const ordered = [...state.holds.values()].filter((h) => h.status === 'ordered' && h.orderId === message.orderId);
+      const ordered = state.holds.ofOrder(message.orderId);
       for (const hold of ordered) turn.dropHold(hold, message.reason === 'expired' ? 'expired' : 'released');
       if (message.reason === 'cancelled') for (const userId of new Set(ordered.map((h) => h.userId))) turn.endAdmissionOf(userId, 'cancelled');
       if (ordered.length > 0) {
@@ -450,14 +455,10 @@ function alarm(turn: Turn, name: string, entropy: string | undefined): Out {
       else turn.move('ended');
       break;
     case 'holds': {
-      let next: number | null = null;
-      let returned = false;
-      for (const hold of turn.state.holds.values()) {
-        if (hold.expiresAt <= now) {
-          turn.dropHold(hold, 'expired');
-          returned = true;
-        } else if (next === null || hold.expiresAt < next) next = hold.expiresAt;
-      }
+      const due = turn.state.holds.due(now);
+      for (const hold of due) turn.dropHold(hold, 'expired');
+      const returned = due.length > 0;
+      const next = turn.state.holds.nextReminderAt();
       turn.state = { ...turn.state, holdsReminderAt: next };
       turn.effects.push({ type: 'remind', name: 'holds', at: next });
       if (returned) {
