@@ -299,7 +299,7 @@ export async function runCheckout(options: CheckoutOptions, teardown: Teardown):
   console.log(renderCheckoutText(report));
   if (options.record) appendMarkdown(join(repoRoot, 'docs', 'benchmarks.md'), renderCheckoutMarkdown(report));
   const jsonPath = join(repoRoot, 'bench', 'results', `checkout-${stamp}.json`);
-  writeJson(jsonPath, report as never);
+  writeJson(jsonPath, report);
   console.error(`\n${options.record ? 'appended to docs/benchmarks.md' : 'not recorded (--no-record)'}; raw result in ${jsonPath}`);
   if (log.error + log.fatal > 0) console.error(`server log: ${log.error} errors, ${log.fatal} fatal; first: ${log.samples.join(' | ')}`);
   return report;

@@ -261,7 +261,7 @@ export async function runCluster(options: ClusterOptions, teardown: Teardown): P
   console.log(renderText(report));
   if (options.record) appendMarkdown(join(repoRoot, 'docs', 'benchmarks.md'), renderMarkdown(report));
   const jsonPath = join(repoRoot, 'bench', 'results', `cluster-${stamp}.json`);
-  writeJson(jsonPath, report as never);
+  writeJson(jsonPath, report);
   console.error(`\n${options.record ? 'appended to docs/benchmarks.md' : 'not recorded (--no-record)'}; raw result in ${jsonPath}`);
   return report;
 }

@@ -213,7 +213,7 @@ export async function runQueue(options: QueueOptions, teardown: Teardown): Promi
   console.log(renderQueueText(report));
   if (options.record) appendMarkdown(join(repoRoot, 'docs', 'benchmarks.md'), renderQueueMarkdown(report));
   const jsonPath = join(repoRoot, 'bench', 'results', `queue-${stamp}.json`);
-  writeJson(jsonPath, report as never);
+  writeJson(jsonPath, report);
   console.error(`\n${options.record ? 'appended to docs/benchmarks.md' : 'not recorded (--no-record)'}; raw result in ${jsonPath}`);
   return report;
 }

@@ -283,7 +283,7 @@ export function appendMarkdown(path: string, section: string): void {
 }
 
 /** Writes the raw report as JSON (summaries only, no per-request samples: a few KB). */
-export function writeJson(path: string, report: BenchReport): void {
+export function writeJson(path: string, report: object): void {
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, `${JSON.stringify(report, null, 2)}\n`);
 }

@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { runHolds, type HoldsOptions } from './holds';
 import { QUEUE_USAGE, runQueueCommand } from './queue';
 import { CLUSTER_USAGE, runClusterCommand } from './cluster';
+import { DEAL_ENGINE_USAGE, runDealEngineCommand } from './deal-engine';
 import { runRehearsalCommand } from './rehearsal';
 import { Teardown } from './servers';
 
@@ -15,6 +16,7 @@ scenarios:
 
 ${QUEUE_USAGE}
 ${CLUSTER_USAGE}
+${DEAL_ENGINE_USAGE}
 
 options of holds:
   --rounds N         rounds, each the baseline then Dealrush, each on a fresh server, deal and
@@ -115,6 +117,7 @@ async function main(): Promise<number> {
   if (process.argv[2] === 'cluster') return runClusterCommand(process.argv.slice(3));
   if (process.argv[2] === 'checkout') return (require('./checkout') as typeof import('./checkout')).runCheckoutCommand(process.argv.slice(3));
   if (process.argv[2] === 'rehearsal') return runRehearsalCommand(process.argv.slice(3));
+  if (process.argv[2] === 'deal-engine') return runDealEngineCommand(process.argv.slice(3));
   let command;
   try {
     command = parseCommandLine(process.argv.slice(2));

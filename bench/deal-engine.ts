@@ -1,0 +1,228 @@
+import { cpus, release, totalmem, type } from 'node:os';
+import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { appendMarkdown, gitRevision, median, writeJson } from './report';
+import { repoRoot } from './servers';
+
+/**
+ * The `deal-engine` scenario: the deal actor's pure transition (no database, no network) driven the
+ * way a sale drives it, at growing sizes, to show how a turn's cost grows with the number of live
+ * holds. A sale of n units: one-unit holds arrive 1 ms apart (1,000 a second) with a 15 s lifetime
+ * (the rehearsal's); every second shopper checks out 200 ms after holding and pays 400 ms later, the
+ * others let their hold expire. The `holds` reminder is fired at the time each turn asks for, as
+ * the runtime does. The baseline is the same engine at the smallest size: a per-turn cost that stays
+ * flat as n grows is O(log n) per turn; one that grows with n is a walk over every hold.
+ */
+
+/** The two functions of a built deal engine the scenario drives (`dist/src/actors/deal`). */
+export interface EngineModule {
+  dealTransition: (state: unknown, message: unknown, rules: unknown) => { state: { deal: { soldUnits: number; heldUnits: number; remainingStock: number; totalStock: number } | null }; reply?: unknown; effects?: Array<{ type: string; name?: string; at?: number | null }> };
+  emptyDealState: () => unknown;
+}
+
+interface SizeRun {
+  units: number;
+  turns: number;
+  holdsReminders: number;
+  /** Median over the repetitions of the wall time of all turns (ms). */
+  ms: number;
+  usPerTurn: number;
+  /** usPerTurn / usPerTurn at the smallest size, same engine. */
+  ratioToSmallest: number;
+  /** sold + held + remaining == total, sold == the shoppers who paid, held == 0 at the end. */
+  balanced: boolean;
+}
+
+export interface DealEngineReport {
+  scenario: 'deal-engine';
+  startedAt: string;
+  commit: string;
+  machine: { cpu: string; cores: number; memoryGiB: number; os: string; node: string };
+  parameters: { sizes: number[]; repetitions: number; holdTtlMs: number; paidShare: number };
+  engines: Array<{ name: string; runs: SizeRun[] }>;
+}
+
+const RULES = { stockPublishIntervalMs: 1000, room: { tickMs: 1000, goneAfterMs: 60_000, admissionTtlMs: 60_000 } };
+const HOLD_TTL_MS = 15_000;
+const T0 = Date.UTC(2026, 10, 22, 12, 0, 0);
+/** Units of the unmeasured sale each engine runs first. */
+const WARM_UP_UNITS = 2_000;
+/** Largest size the compared engine runs (the engine before the hold index took 28 s at 20,000). */
+const COMPARED_MAX_UNITS = 20_000;
+
+function load(root: string): EngineModule {
+  const dir = join(root, 'dist', 'src', 'actors', 'deal');
+  const transition = require(join(dir, 'transition.js')) as Pick<EngineModule, 'dealTransition'>;
+  const state = require(join(dir, 'state.js')) as Pick<EngineModule, 'emptyDealState'>;
+  return { dealTransition: transition.dealTransition, emptyDealState: state.emptyDealState };
+}
+
+/** One sale of `units` units through `engine`; returns its turn count, `holds` reminders fired, time (ms) and balance. */
+export function sale(engine: EngineModule, units: number): { turns: number; reminders: number; ms: number; balanced: boolean } {
+  const deal = {
+    id: 'd1', sellerId: 's1', title: 'Bench deal', description: '', category: 'bench', imageUrl: null, price: 1000, originalPrice: 2000, currency: 'KRW',
+    totalStock: units, perUserLimit: 2, startsAt: T0, endsAt: T0 + 3_600_000, waitingRoom: { enabled: false, admissionPerMinute: 60, maxActive: 10 },
+  };
+  let state = engine.dealTransition(engine.emptyDealState(), { type: 'create', now: T0, deal }, RULES).state;
+  state = engine.dealTransition(state, { type: 'alarm', name: 'open', now: T0 }, RULES).state;
+  // The sale's messages in time order (ties: hold, then attach, then sell).
+  const events: Array<[number, number, object]> = [];
+  let payers = 0;
+  for (let i = 0; i < units; i++) {
+    const t = T0 + 1 + i;
+    events.push([t, 0, { type: 'reserve', now: t, userId: `u${i}`, holdId: `h${i}`, quantity: 1, ttlMs: HOLD_TTL_MS }]);
+    if (i % 2 === 0) {
+      payers += 1;
+      events.push([t + 200, 1, { type: 'attach', now: t + 200, userId: `u${i}`, orderId: `o${i}`, holdIds: [`h${i}`], until: t + 200 + 20_000 }]);
+      events.push([t + 600, 2, { type: 'sell', now: t + 600, orderId: `o${i}` }]);
+    }
+  }
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let reminderAt: number | null = null;
+  let turns = 0;
+  let reminders = 0;
+  const apply = (message: object) => {
+    const out = engine.dealTransition(state, message, RULES);
+    state = out.state;
+    turns += 1;
+    for (const e of out.effects ?? []) if (e.type === 'remind' && e.name === 'holds') reminderAt = e.at ?? null;
+  };
+  const fireDue = (until: number) => {
+    while (reminderAt !== null && reminderAt <= until) {
+      const at = reminderAt;
+      reminderAt = null;
+      reminders += 1;
+      apply({ type: 'alarm', name: 'holds', now: at });
+    }
+  };
+  const started = performance.now();
+  for (const [t, , message] of events) {
+    fireDue(t);
+    apply(message);
+  }
+  fireDue(Number.MAX_SAFE_INTEGER);
+  const ms = performance.now() - started;
+  const d = state.deal!;
+  const balanced = d.soldUnits + d.heldUnits + d.remainingStock === d.totalStock && d.soldUnits === payers && d.heldUnits === 0;
+  return { turns, reminders, ms, balanced };
+}
+
+/** Runs every size `repetitions` times per engine (engines alternated within a size) and reports. */
+export function runDealEngine(options: { sizes: number[]; repetitions: number; compareWith: string | null; record: boolean }): DealEngineReport {
+  const engines = [{ name: `Dealrush (${gitRevision(repoRoot)})`, engine: load(repoRoot) }];
+  if (options.compareWith) engines.push({ name: `compared: ${gitRevision(options.compareWith)} (${options.compareWith})`, engine: load(options.compareWith) });
+  const runs = engines.map(() => [] as SizeRun[]);
+  for (const e of engines) sale(e.engine, WARM_UP_UNITS); // compiled code before the clock
+  for (const units of options.sizes) {
+    // The compared engine may walk every hold per turn (O(n^2) a sale): it stops at COMPARED_MAX_UNITS.
+    const running = engines.map((_, i) => i === 0 || units <= COMPARED_MAX_UNITS);
+    const samples = engines.map(() => [] as Array<ReturnType<typeof sale>>);
+    for (let r = 0; r < options.repetitions; r++) {
+      engines.forEach((e, i) => {
+        if (!running[i]) return;
+        samples[i].push(sale(e.engine, units));
+        process.stderr.write('.');
+      });
+    }
+    engines.forEach((_, i) => {
+      if (!running[i]) return;
+      const s = samples[i];
+      const ms = median(s.map((x) => x.ms));
+      const usPerTurn = (1000 * ms) / s[0].turns;
+      const smallest = runs[i][0]?.usPerTurn ?? usPerTurn;
+      runs[i].push({ units, turns: s[0].turns, holdsReminders: s[0].reminders, ms, usPerTurn, ratioToSmallest: usPerTurn / smallest, balanced: s.every((x) => x.balanced) });
+    });
+  }
+  process.stderr.write('\n');
+  const report: DealEngineReport = {
+    scenario: 'deal-engine',
+    startedAt: new Date().toISOString(),
+    commit: gitRevision(repoRoot),
+    machine: { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, os: `${type()} ${release()}`, node: process.version },
+    parameters: { sizes: options.sizes, repetitions: options.repetitions, holdTtlMs: HOLD_TTL_MS, paidShare: 0.5 },
+    engines: engines.map((e, i) => ({ name: e.name, runs: runs[i] })),
+  };
+  console.log(renderTable(report));
+  const stamp = report.startedAt.replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const jsonPath = join(repoRoot, 'bench', 'results', `deal-engine-${stamp}.json`);
+  writeJson(jsonPath, report);
+  if (options.record) {
+    appendMarkdown(join(repoRoot, 'docs', 'benchmarks.md'), renderMarkdown(report));
+    console.log(`\nrecorded in docs/benchmarks.md; raw result in ${jsonPath}`);
+  } else console.log(`\nnot recorded (--no-record); raw result in ${jsonPath}`);
+  return report;
+}
+
+const rows = (r: DealEngineReport) =>
+  r.engines.flatMap((e) => e.runs.map((x) => [e.name, x.units.toLocaleString('en-US'), String(x.turns), String(x.holdsReminders), x.ms.toFixed(0), x.usPerTurn.toFixed(1), `x${x.ratioToSmallest.toFixed(2)}`, x.balanced ? 'ok' : 'MISMATCH']));
+const HEAD = ['engine', 'units', 'turns', 'holds reminders', 'ms (median)', 'µs per turn', 'per turn vs smallest', 'stock check'];
+
+function renderTable(r: DealEngineReport): string {
+  const all = [HEAD, ...rows(r)];
+  const widths = HEAD.map((_, c) => Math.max(...all.map((row) => row[c].length)));
+  return all.map((row) => row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('  ')).join('\n');
+}
+
+function renderMarkdown(r: DealEngineReport): string {
+  const m = r.machine;
+  return [
+    `## deal-engine, ${r.startedAt} (commit ${r.commit})`,
+    '',
+    `Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Node ${m.node}. The deal actor's transition alone (no database): one-unit holds 1 ms apart, ${r.parameters.holdTtlMs / 1000} s lifetime, every second shopper pays, the rest expire; median of ${r.parameters.repetitions} repetitions.`,
+    '',
+    `| ${HEAD.join(' | ')} |`,
+    `| ${HEAD.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...rows(r).map((row) => `| ${row.join(' | ')} |`),
+    '',
+  ].join('\n');
+}
+
+export const DEAL_ENGINE_USAGE = `  deal-engine        the deal actor's transition alone (no database) through a sale of n units at
+                     growing n: µs per turn and its ratio to the smallest n (flat = O(log n))
+                     options: --sizes N,N,... (default 1000,10000,20000,100000; quick 1000,10000),
+                     --repetitions N (default 3), --compare-with DIR (another built checkout,
+                     alternated with this one, up to 20000 units), --quick, --no-record`;
+
+/** `npm run bench -- deal-engine [options]`. Exit codes: 0 done, 1 a stock mismatch, 64 bad usage. */
+export function runDealEngineCommand(argv: string[]): number {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        sizes: { type: 'string' }, repetitions: { type: 'string' }, 'compare-with': { type: 'string' },
+        quick: { type: 'boolean', default: false }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
+      },
+    }));
+  } catch (error) {
+    console.error(`bench: ${(error as Error).message}\n\n${DEAL_ENGINE_USAGE}`);
+    return 64;
+  }
+  if (values.help) {
+    console.log(`usage: npm run bench -- deal-engine [options]\n\n${DEAL_ENGINE_USAGE}`);
+    return 0;
+  }
+  const sizeText = values.sizes ?? (values.quick ? '1000,10000' : '1000,10000,20000,100000');
+  const sizes = sizeText.split(',').map(Number);
+  if (sizes.some((n) => !Number.isInteger(n) || n < 10 || n > 1_000_000)) {
+    console.error(`bench: --sizes must be whole numbers from 10 to 1000000, comma-separated (got ${JSON.stringify(sizeText)})`);
+    return 64;
+  }
+  const repetitions = Number(values.repetitions ?? '3');
+  if (!Number.isInteger(repetitions) || repetitions < 1 || repetitions > 20) {
+    console.error(`bench: --repetitions must be a whole number from 1 to 20 (got ${JSON.stringify(values.repetitions)})`);
+    return 64;
+  }
+  let compareWith: string | null = null;
+  if (values['compare-with'] !== undefined) {
+    compareWith = resolve(values['compare-with']);
+    if (!existsSync(join(compareWith, 'dist', 'src', 'actors', 'deal', 'transition.js'))) {
+      console.error(`bench: --compare-with ${values['compare-with']}: no built checkout there (dist/src/actors/deal/transition.js)`);
+      return 64;
+    }
+  }
+  const report = runDealEngine({ sizes: [...sizes].sort((a, b) => a - b), repetitions, compareWith, record: values['no-record'] !== true });
+  return report.engines.every((e) => e.runs.every((r) => r.balanced)) ? 0 : 1;
+}
