@@ -6,6 +6,7 @@ import type { AuditResult } from './rehearsal-audit';
 import { comparisonRows, renderBaselineMarkdown, renderBaselineText, renderComparisonMarkdown, renderComparisonText, type BaselineReport, type ComparisonRow } from './rehearsal-baseline';
 import type { RehearsalOptions } from './rehearsal';
 import type { ShopperResult } from './rehearsal-shopper';
+import type { ServerLatency } from './server-latency';
 import { repoRoot } from './servers';
 
 /** One sample a second: the deal's sales view (null while no node answered) and the shoppers. */
@@ -43,6 +44,12 @@ export interface RehearsalReport {
   latency: { queueJoin: LatencySummary; admissionToHold: LatencySummary; holdToPaid: LatencySummary; queueProgressLag: LatencySummary };
   /** Each HTTP step as the shoppers saw it (retries included), and approve-to-paid as seen. */
   steps: Record<string, LatencySummary>;
+  /**
+   * The same steps as the nodes' handlers timed them (their `/metrics` histograms, summed over the
+   * nodes alive at the end): the gap to `steps` is time in the load generator's pools and the
+   * kernel's queues. Null in reports from before it existed.
+   */
+  serverSide?: { routes: Record<string, ServerLatency>; missing: string[] } | null;
   outcomes: Record<string, number>;
   errors: Record<string, number>;
   peakMemoryMiB: Record<string, number>;
@@ -87,6 +94,7 @@ export function buildReport(input: {
   audit: AuditResult;
   soldOutAllPaidAt: number | null;
   cpu: Record<string, number | null>;
+  serverSide?: { routes: Record<string, ServerLatency>; missing: string[] } | null;
   baseline?: BaselineReport | null;
 }): RehearsalReport {
   const { options, opensAt } = input;
@@ -136,6 +144,7 @@ export function buildReport(input: {
     peaks: { holdsPerSecond: Math.max(0, ...perSec.holds), paymentsPerSecond: Math.max(0, ...perSec.paidOrders) },
     latency,
     steps,
+    serverSide: input.serverSide ?? null,
     outcomes,
     errors,
     peakMemoryMiB: Object.fromEntries(Object.entries(input.peakMemory).map(([k, v]) => [k, Math.round(v)])),
@@ -158,6 +167,13 @@ const f0 = (n: number | null | undefined) => (n === null || n === undefined || N
 const f1 = (n: number | null | undefined) => (n === null || n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(1));
 const yes = (b: boolean | null) => (b === null ? 'n/a' : b ? 'met' : 'NOT met');
 
+/** The handlers' own p50/p99 per route (bucket-interpolated), to set beside the shoppers' steps. */
+function serverSideLine(s: NonNullable<RehearsalReport['serverSide']>): string {
+  const routes = Object.entries(s.routes).map(([route, l]) => `${route} ${l.p50}/${l.p99} (n=${l.count})`);
+  const missing = s.missing.length > 0 ? `; no /metrics from ${s.missing.join(', ')}` : '';
+  return `server side, the nodes' handlers (p50/p99 ms from their histograms, which stop at 5 s): ${routes.join(', ') || 'none'}${missing}`;
+}
+
 function summaryLines(r: RehearsalReport): string[] {
   const lat = (name: string, l: LatencySummary) => `${name}: p50 ${f0(l.p50)} ms, p99 ${f0(l.p99)} ms, max ${f0(l.max)} ms (n=${l.count})`;
   return [
@@ -169,6 +185,7 @@ function summaryLines(r: RehearsalReport): string[] {
     lat('hold to paid', r.latency.holdToPaid),
     lat('queue:progress delivery lag', r.latency.queueProgressLag),
     `steps (p50/p99 ms): ${Object.entries(r.steps).map(([k, l]) => `${k} ${f0(l.p50)}/${f0(l.p99)} (n=${l.count})`).join(', ')}`,
+    ...(r.serverSide ? [serverSideLine(r.serverSide)] : []),
     `peak memory per node: ${Object.entries(r.peakMemoryMiB).map(([k, v]) => `${k} ${v} MiB`).join(', ')}`,
     `CPU during the sale (cores): ${Object.entries(r.cpuCores).map(([k, v]) => `${k} ${v ?? 'n/a'}`).join(', ')}`,
     `shoppers by outcome: ${Object.entries(r.outcomes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`,

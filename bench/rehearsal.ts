@@ -14,6 +14,7 @@ import { gitRevision, machineInfo } from './report';
 import { runAudit } from './rehearsal-audit';
 import { renderBaselineText, runBaselineScenario, type BaselineReport } from './rehearsal-baseline';
 import { buildReport, publish, renderText, type FaultEvent, type Sample } from './rehearsal-report';
+import { SERVER_ROUTES, serverLatency } from './server-latency';
 import { privateMariaDB, privateRedis, type PrivateService } from './private-services';
 import type { Fate, ShopperJob, ShopperPlan, ShopperProgress, ShopperResult } from './rehearsal-shopper';
 import { benchDatabaseName, boundedResults, cpuSeconds, findDatabasePid, freePort, repoRoot, startNodeArgs, startServer, Teardown, type ServerProcess } from './servers';
@@ -570,6 +571,8 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   running = false;
   (watcher as Socket | null)?.close();
 
+  // What the handlers took, from the live nodes' own histograms (before they are stopped).
+  const serverSide = await serverLatency(topology.nodes.filter((n) => n.alive).map((n) => n.server.origin), SERVER_ROUTES);
   const audit = await runAudit({ databaseUrl: topology.databaseUrl, gatewayOrigin: topology.gatewayOrigin, dealId, totalUnits: options.units, perUserLimit: options.perUserLimit, results: shopperResults, settleMs: 25_000 });
   clearInterval(sampler);
   for (const n of topology.nodes) {
@@ -588,7 +591,7 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   const report = buildReport({
     baseline,
     options, startedAt: started.toISOString(), commit, machine, dealId, opensAt, endedAt, samples, stockEvents, faults, peakMemory, results: shopperResults, audit,
-    soldOutAllPaidAt, cpu, topology: options.embedded ? 'one embedded node on MariaDB, in-process gateway' : `${options.nodes} nodes on loopback, Redis, MariaDB, mock gateway process`,
+    soldOutAllPaidAt, cpu, serverSide, topology: options.embedded ? 'one embedded node on MariaDB, in-process gateway' : `${options.nodes} nodes on loopback, Redis, MariaDB, mock gateway process`,
   });
   console.log(`\n${renderText(report)}`);
   // Only a run that sold and passed its audits goes into docs/benchmarks.md.
