@@ -228,6 +228,7 @@ export function renderMarkdown(r: RehearsalReport, chartLink: string | null): st
     lat('`queue:progress` delivery lag', r.latency.queueProgressLag),
     ...Object.entries(r.steps).map(([k, l]) => lat(`step: ${k}`, l)),
     '',
+    ...(r.serverSide ? [`- ${serverSideLine(r.serverSide)}`] : []),
     `- holds per second since the opening (peak ${r.peaks.holdsPerSecond}): ${r.perSecond.holds.join(' ') || 'none'}`,
     `- paid orders per second (peak ${r.peaks.paymentsPerSecond}): ${r.perSecond.paidOrders.join(' ') || 'none'}`,
     `- peak memory (RSS high-water mark) per node: ${Object.entries(r.peakMemoryMiB).map(([k, v]) => `${k} ${v} MiB`).join(', ')}`,
