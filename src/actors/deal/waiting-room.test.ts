@@ -217,7 +217,8 @@ describe('waiting room', () => {
   it('keeps every invariant under random joins, ticks, pays and leaves (property)', () => {
     const action = fc.oneof(
       fc.record({ kind: fc.constant('join' as const), user: fc.integer({ min: 0, max: 30 }) }),
-      fc.record({ kind: fc.constant('tick' as const), gap: fc.integer({ min: 1, max: 3000 }) }),
+      // Mostly a tick or two apart; now and then past the admission lifetime (600 s), so admissions expire.
+      fc.record({ kind: fc.constant('tick' as const), gap: fc.oneof({ weight: 9, arbitrary: fc.integer({ min: 1, max: 3000 }) }, { weight: 1, arbitrary: fc.integer({ min: 100_000, max: 700_000 }) }) }),
       fc.record({ kind: fc.constant('leave' as const), user: fc.integer({ min: 0, max: 30 }) }),
       fc.record({ kind: fc.constant('seen' as const), user: fc.integer({ min: 0, max: 30 }) }),
       fc.record({ kind: fc.constant('rate' as const), rate: fc.integer({ min: 1, max: 600 }), maxActive: fc.integer({ min: 1, max: 10 }) }),
@@ -246,6 +247,11 @@ describe('waiting room', () => {
             if (t.status === 'admitted' && !r.active.has(t.userId)) return false;
           }
           if (r.active.size !== tickets.filter((t) => t.status === 'admitted').length) return false;
+          // active is in expiry order, matches each ticket's expiry, and a tick leaves no expired admission
+          const expiries = [...r.active.values()];
+          if (expiries.some((at, i) => i > 0 && at < expiries[i - 1])) return false;
+          for (const [userId, at] of r.active) if (r.tickets.get(userId)!.admissionExpiresAt !== at) return false;
+          if (m.type === 'alarm' && m.name === 'queue' && expiries.some((at) => at <= m.now)) return false;
           // a tick admits no more than maxActive allows (a lowered maxActive only stops new admissions)
           if (m.type === 'alarm' && r.active.size > Math.max(s.deal!.waitingRoom.maxActive, before.active.size)) return false;
           if (r.meta.servingSeq < before.meta.servingSeq) return false;

@@ -1,4 +1,4 @@
-import { List, Map as IMap } from 'immutable';
+import { List, Map as IMap, OrderedMap } from 'immutable';
 import { unsafeUniformIntDistribution, xoroshiro128plus } from 'pure-rand';
 
 /**
@@ -67,8 +67,14 @@ export interface WaitingRoomState {
   bySeq: IMap<number, string>;
   /** Shoppers in the pre-queue, in arrival order. */
   prequeue: List<string>;
-  /** Live admissions: shopper -> admission expiry (epoch ms). */
-  active: IMap<string, number>;
+  /**
+   * Live admissions: shopper -> admission expiry (epoch ms), in expiry order. Every admission lives
+   * `admissionTtlMs` from its tick, so admission order is expiry order and a tick stops at the first
+   * admission still live: O(expired), not O(active). (A wall clock stepped back makes later
+   * admissions expire earlier; they then end at most that step late, their tokens still refused on
+   * time.)
+   */
+  active: OrderedMap<string, number>;
   /** Last sign of life per shopper (join, poll, socket presence). In memory only. */
   lastSeen: IMap<string, number>;
   /** Admissions per recent tick, `[at, count]`, for the measured outflow. In memory only. */
@@ -112,7 +118,7 @@ export const emptyWaitingRoom = (meta: QueueMeta = emptyQueueMeta()): WaitingRoo
   tickets: IMap(),
   bySeq: IMap(),
   prequeue: List(),
-  active: IMap(),
+  active: OrderedMap(),
   lastSeen: IMap(),
   outflow: List(),
   tickAt: null,
@@ -123,7 +129,7 @@ export const emptyWaitingRoom = (meta: QueueMeta = emptyQueueMeta()): WaitingRoo
 export function restoreWaitingRoom(meta: QueueMeta, tickets: QueueTicket[], now: number): WaitingRoomState {
   const byUser = IMap<string, QueueTicket>().asMutable();
   const bySeq = IMap<number, string>().asMutable();
-  const active = IMap<string, number>().asMutable();
+  const admitted: QueueTicket[] = [];
   const lastSeen = IMap<string, number>().asMutable();
   const pre: QueueTicket[] = [];
   for (const t of tickets) {
@@ -131,15 +137,16 @@ export function restoreWaitingRoom(meta: QueueMeta, tickets: QueueTicket[], now:
     lastSeen.set(t.userId, now);
     if (t.seq !== null) bySeq.set(t.seq, t.userId);
     if (t.status === 'prequeue') pre.push(t);
-    if (t.status === 'admitted' && t.admissionExpiresAt !== null) active.set(t.userId, t.admissionExpiresAt);
+    if (t.status === 'admitted' && t.admissionExpiresAt !== null) admitted.push(t);
   }
   pre.sort((a, b) => a.arrival - b.arrival);
+  admitted.sort((a, b) => a.admissionExpiresAt! - b.admissionExpiresAt!);
   return {
     ...emptyWaitingRoom(meta),
     tickets: byUser.asImmutable(),
     bySeq: bySeq.asImmutable(),
     prequeue: List(pre.map((t) => t.userId)),
-    active: active.asImmutable(),
+    active: OrderedMap(admitted.map((t) => [t.userId, t.admissionExpiresAt!] as const)),
     lastSeen: lastSeen.asImmutable(),
   };
 }
@@ -334,7 +341,7 @@ export function tickRoom(room: WaitingRoomState, input: TickInput): TickResult {
   }
 
   for (const [userId, expiresAt] of room.active) {
-    if (expiresAt > now) continue;
+    if (expiresAt > now) break; // in expiry order: every later one is live too
     const t: QueueTicket = { ...tickets.get(userId)!, status: 'done', endedAt: now, endReason: 'expired' };
     tickets.set(userId, t);
     active.delete(userId);
