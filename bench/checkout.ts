@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { Agent, request } from 'undici';
 import { summarize, type LatencySummary } from './load';
+import { scenarioArgs, usageFailure, wholeNumber } from './cli';
 import { appendMarkdown, gitRevision, machineInfo, writeJson, type MachineInfo } from './report';
 import { benchDatabaseName, cpuSeconds, findDatabasePid, freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
 
@@ -408,44 +408,24 @@ export const CHECKOUT_USAGE = `  checkout           N shoppers, each holding a u
 
 /** `npm run bench -- checkout [options]`. Exit codes as `bench/run.ts`: 0, 1 failed or a mismatch, 64 usage, 130 interrupted. */
 export async function runCheckoutCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        shoppers: { type: 'string' }, latency: { type: 'string' }, timeout: { type: 'string' }, redis: { type: 'boolean', default: false },
-        quick: { type: 'boolean', default: false }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n\n${CHECKOUT_USAGE}`);
-    return 64;
-  }
-  if (values.help) {
-    console.log(`usage: npm run bench -- checkout [options]\n\n${CHECKOUT_USAGE}`);
-    return 0;
-  }
-  const quick = values.quick === true;
-  const whole = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) throw new RangeError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
-    return n;
-  };
   let options: CheckoutOptions;
   try {
+    const values = scenarioArgs(argv, { shoppers: { type: 'string' }, latency: { type: 'string' }, timeout: { type: 'string' }, redis: { type: 'boolean', default: false } });
+    if (values.help) {
+      console.log(`usage: npm run bench -- checkout [options]\n\n${CHECKOUT_USAGE}`);
+      return 0;
+    }
+    const quick = values.quick === true;
     options = {
       quick,
-      shoppers: whole('shoppers', values.shoppers, quick ? 200 : 1000, 1, 20_000),
-      latencyMs: whole('latency', values.latency, 200, 0, 10_000),
-      timeoutSeconds: whole('timeout', values.timeout, 60, 5, 3600),
+      shoppers: wholeNumber('shoppers', values.shoppers, quick ? 200 : 1000, 1, 20_000),
+      latencyMs: wholeNumber('latency', values.latency, 200, 0, 10_000),
+      timeoutSeconds: wholeNumber('timeout', values.timeout, 60, 5, 3600),
       redis: values.redis === true,
       record: values['no-record'] !== true,
     };
   } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n\n${CHECKOUT_USAGE}`);
-    return 64;
+    return usageFailure(error, CHECKOUT_USAGE);
   }
   const teardown = new Teardown();
   const interrupted = (signal: string) => {

@@ -2,12 +2,12 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
 import Redis from 'ioredis';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { Pool, request } from 'undici';
 import { runLoad, summarize, type LatencySummary, type LoadResult } from './load';
+import { scenarioArgs, usageFailure, wholeNumber } from './cli';
 import { appendMarkdown, gitRevision, machineInfo, writeJson, type MachineInfo } from './report';
 import { benchDatabaseName, freePort, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
 
@@ -395,25 +395,17 @@ export const CLUSTER_USAGE = `  cluster            holds on one hot deal: embedd
 
 /** `npm run bench -- cluster [options]`. Exit codes: 0, 1 failed or a mismatch, 64 usage, 130 interrupted. */
 export async function runClusterCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({ args: argv, strict: true, options: { seconds: { type: 'string' }, connections: { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-record': { type: 'boolean', default: false } } }));
-  } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n\n${CLUSTER_USAGE}`);
-    return 64;
-  }
-  const quick = values.quick === true;
-  const whole = (name: string, v: string | undefined, fallback: number, min: number, max: number) => {
-    if (v === undefined) return fallback;
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new RangeError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(v)})`);
-    return Number(v);
-  };
   let options: ClusterOptions;
   try {
-    options = { quick, seconds: whole('seconds', values.seconds, quick ? 4 : 10, 1, 300), connections: whole('connections', values.connections, 256, 3, 2000), record: values['no-record'] !== true };
+    const values = scenarioArgs(argv, { seconds: { type: 'string' }, connections: { type: 'string' } });
+    if (values.help) {
+      console.log(`usage: npm run bench -- cluster [options]\n\n${CLUSTER_USAGE}`);
+      return 0;
+    }
+    const quick = values.quick === true;
+    options = { quick, seconds: wholeNumber('seconds', values.seconds, quick ? 4 : 10, 1, 300), connections: wholeNumber('connections', values.connections, 256, 3, 2000), record: values['no-record'] !== true };
   } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n\n${CLUSTER_USAGE}`);
-    return 64;
+    return usageFailure(error, CLUSTER_USAGE);
   }
   const teardown = new Teardown();
   const interrupted = (signal: string) => {

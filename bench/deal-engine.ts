@@ -1,7 +1,7 @@
 import { cpus, release, totalmem, type } from 'node:os';
 import { join, resolve } from 'node:path';
 import { existsSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { scenarioArgs, usageFailure, UsageError, wholeNumber } from './cli';
 import { appendMarkdown, gitRevision, median, writeJson } from './report';
 import { repoRoot } from './servers';
 
@@ -297,43 +297,25 @@ export const DEAL_ENGINE_USAGE = `  deal-engine        the deal actor's transiti
 
 /** `npm run bench -- deal-engine [options]`. Exit codes: 0 done, 1 a stock mismatch, 64 bad usage. */
 export function runDealEngineCommand(argv: string[]): number {
-  let values;
+  let options: { sizes: number[]; repetitions: number; compareWith: string | null; record: boolean };
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        sizes: { type: 'string' }, repetitions: { type: 'string' }, 'compare-with': { type: 'string' },
-        quick: { type: 'boolean', default: false }, 'no-record': { type: 'boolean', default: false }, help: { type: 'boolean', default: false },
-      },
-    }));
-  } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n\n${DEAL_ENGINE_USAGE}`);
-    return 64;
-  }
-  if (values.help) {
-    console.log(`usage: npm run bench -- deal-engine [options]\n\n${DEAL_ENGINE_USAGE}`);
-    return 0;
-  }
-  const sizeText = values.sizes ?? (values.quick ? '1000,10000' : '1000,10000,20000,100000');
-  const sizes = sizeText.split(',').map(Number);
-  if (sizes.some((n) => !Number.isInteger(n) || n < 10 || n > 1_000_000)) {
-    console.error(`bench: --sizes must be whole numbers from 10 to 1000000, comma-separated (got ${JSON.stringify(sizeText)})`);
-    return 64;
-  }
-  const repetitions = Number(values.repetitions ?? '3');
-  if (!Number.isInteger(repetitions) || repetitions < 1 || repetitions > 20) {
-    console.error(`bench: --repetitions must be a whole number from 1 to 20 (got ${JSON.stringify(values.repetitions)})`);
-    return 64;
-  }
-  let compareWith: string | null = null;
-  if (values['compare-with'] !== undefined) {
-    compareWith = resolve(values['compare-with']);
-    if (!existsSync(join(compareWith, 'dist', 'src', 'actors', 'deal', 'transition.js'))) {
-      console.error(`bench: --compare-with ${values['compare-with']}: no built checkout there (dist/src/actors/deal/transition.js)`);
-      return 64;
+    const values = scenarioArgs(argv, { sizes: { type: 'string' }, repetitions: { type: 'string' }, 'compare-with': { type: 'string' } });
+    if (values.help) {
+      console.log(`usage: npm run bench -- deal-engine [options]\n\n${DEAL_ENGINE_USAGE}`);
+      return 0;
     }
+    const sizeText = values.sizes ?? (values.quick ? '1000,10000' : '1000,10000,20000,100000');
+    const sizes = sizeText.split(',').map(Number);
+    if (sizes.some((n) => !Number.isInteger(n) || n < 10 || n > 1_000_000)) throw new UsageError(`--sizes must be whole numbers from 10 to 1000000, comma-separated (got ${JSON.stringify(sizeText)})`);
+    let compareWith: string | null = null;
+    if (values['compare-with'] !== undefined) {
+      compareWith = resolve(values['compare-with']);
+      if (!existsSync(join(compareWith, 'dist', 'src', 'actors', 'deal', 'transition.js'))) throw new UsageError(`--compare-with ${values['compare-with']}: no built checkout there (dist/src/actors/deal/transition.js)`);
+    }
+    options = { sizes: [...sizes].sort((a, b) => a - b), repetitions: wholeNumber('repetitions', values.repetitions, 3, 1, 20), compareWith, record: values['no-record'] !== true };
+  } catch (error) {
+    return usageFailure(error, DEAL_ENGINE_USAGE);
   }
-  const report = runDealEngine({ sizes: [...sizes].sort((a, b) => a - b), repetitions, compareWith, record: values['no-record'] !== true });
+  const report = runDealEngine(options);
   return report.engines.every((e) => e.runs.every((r) => r.balanced)) ? 0 : 1;
 }

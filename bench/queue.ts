@@ -2,13 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Presets, SingleBar } from 'cli-progress';
 import Redis from 'ioredis';
 import { createConnection, type RowDataPacket } from 'mysql2/promise';
 import { request } from 'undici';
 import { runLoad, summarize, type LatencySummary, type LoadResult } from './load';
+import { scenarioArgs, usageFailure, UsageError, wholeNumber } from './cli';
 import { appendMarkdown, gitRevision, machineInfo, writeJson, type MachineInfo } from './report';
 import { benchDatabaseName, cpuSeconds, findDatabasePid, freePort, liveMemory, logSummary, mint, repoRoot, startNodeArgs, startServer, Teardown, type Account, type ServerProcess } from './servers';
 
@@ -422,49 +422,36 @@ export const QUEUE_USAGE = `  queue              queue joins over HTTP on one de
 
 /** `npm run bench -- queue [options]`. Exit codes as `bench/run.ts`: 0, 1 failed, 64 usage, 130 interrupted. */
 export async function runQueueCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        duration: { type: 'string' }, connections: { type: 'string' }, shoppers: { type: 'string' }, sockets: { type: 'string' },
-        'fanout-seconds': { type: 'string' }, 'fanout-nodes': { type: 'string' }, client: { type: 'string' }, quick: { type: 'boolean', default: false }, 'no-record': { type: 'boolean', default: false },
-      },
-    }));
-  } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n\n${QUEUE_USAGE}`);
-    return 64;
-  }
-  const quick = values.quick === true;
-  const whole = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) throw new RangeError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
-    return n;
-  };
   let options: QueueOptions;
   try {
+    const values = scenarioArgs(argv, {
+      duration: { type: 'string' }, connections: { type: 'string' }, shoppers: { type: 'string' }, sockets: { type: 'string' },
+      'fanout-seconds': { type: 'string' }, 'fanout-nodes': { type: 'string' }, client: { type: 'string' },
+    });
+    if (values.help) {
+      console.log(`usage: npm run bench -- queue [options]\n\n${QUEUE_USAGE}`);
+      return 0;
+    }
+    const quick = values.quick === true;
     options = {
       quick,
-      durationSeconds: whole('duration', values.duration, quick ? 5 : 30, 1, 600),
+      durationSeconds: wholeNumber('duration', values.duration, quick ? 5 : 30, 1, 600),
       // 128 keep-alive connections already saturate the server on this 2-core machine: 256 gave
       // the same joins/s (11,585 vs 11,566 in session 5) with twice the latency, which was only
       // requests waiting in the load generator's own queue (Little's law), not the server's.
-      connections: whole('connections', values.connections, 128, 1, 2000),
+      connections: wholeNumber('connections', values.connections, 128, 1, 2000),
       // Every join a new shopper for the whole duration: the Dealrush run stops when they run out
       // (a second join by the same shopper only finds the ticket it has). 150,000 lasted only
       // about 11 s at 13,600 joins/s; 16,000 per second of the run covers the full duration.
-      shoppers: whole('shoppers', values.shoppers, Math.min(1_000_000, 16_000 * whole('duration', values.duration, quick ? 5 : 30, 1, 600)), 100, 1_000_000),
-      sockets: whole('sockets', values.sockets, quick ? 2000 : 10_000, 0, 15_000),
-      fanoutSeconds: whole('fanout-seconds', values['fanout-seconds'], quick ? 5 : 15, 1, 300),
-      fanoutNodes: whole('fanout-nodes', values['fanout-nodes'], 2, 1, 4),
+      shoppers: wholeNumber('shoppers', values.shoppers, Math.min(1_000_000, 16_000 * wholeNumber('duration', values.duration, quick ? 5 : 30, 1, 600)), 100, 1_000_000),
+      sockets: wholeNumber('sockets', values.sockets, quick ? 2000 : 10_000, 0, 15_000),
+      fanoutSeconds: wholeNumber('fanout-seconds', values['fanout-seconds'], quick ? 5 : 15, 1, 300),
+      fanoutNodes: wholeNumber('fanout-nodes', values['fanout-nodes'], 2, 1, 4),
       record: values['no-record'] !== true,
-      client: values.client === undefined || values.client === 'lean' ? 'lean' : values.client === 'undici' ? 'undici' : (() => { throw new RangeError(`--client must be lean or undici (got ${JSON.stringify(values.client)})`); })(),
+      client: values.client === undefined || values.client === 'lean' ? 'lean' : values.client === 'undici' ? 'undici' : (() => { throw new UsageError(`--client must be lean or undici (got ${JSON.stringify(values.client)})`); })(),
     };
   } catch (error) {
-    console.error(`bench: ${(error as Error).message}\n\n${QUEUE_USAGE}`);
-    return 64;
+    return usageFailure(error, QUEUE_USAGE);
   }
   const teardown = new Teardown();
   const interrupted = (signal: string) => {

@@ -3,13 +3,13 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import Redis from 'ioredis';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { io, type Socket } from 'socket.io-client';
 import { request } from 'undici';
 import { accessTokenSigner } from '../src/accounts/tokens';
 import { clusterKeys, partitionName, partitionOf, rendezvousOwner } from '../src/actors/runtime/cluster/partitions';
+import { scenarioArgs, UsageError, wholeNumber } from './cli';
 import { gitRevision, machineInfo } from './report';
 import { runAudit } from './rehearsal-audit';
 import { renderBaselineText, runBaselineScenario, type BaselineReport } from './rehearsal-baseline';
@@ -88,8 +88,6 @@ Needs MariaDB at 127.0.0.1:3306 (root; BENCH_MYSQL_URL) and, for the cluster, Re
 127.0.0.1:6379 (BENCH_REDIS_URL), and a build (npm run build:server). Exit codes: 0 done with a
 clean audit (the baseline's too), 1 failed or an audit failed, 64 bad usage, 130 interrupted.`;
 
-class UsageError extends Error {}
-
 const ADMIN_URL = (process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306').replace(/\/+$/, '');
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PARTITIONS = 8;
@@ -97,52 +95,36 @@ const stampOf = (date: Date) => date.toISOString().replace(/[-:]/g, '').replace(
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function parseRehearsalArgs(argv: string[]): RehearsalOptions | 'help' {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      options: {
-        shoppers: { type: 'string' }, units: { type: 'string' }, 'opens-in': { type: 'string' }, 'sale-seconds': { type: 'string' },
-        embedded: { type: 'boolean', default: false }, nodes: { type: 'string' }, threads: { type: 'string' }, 'per-user-limit': { type: 'string' },
-        'admission-per-minute': { type: 'string' }, 'max-active': { type: 'string' }, 'kill-node': { type: 'string' }, 'restart-redis': { type: 'string' },
-        'restart-mariadb': { type: 'string' }, 'outage-seconds': { type: 'string' }, seed: { type: 'string' }, quick: { type: 'boolean', default: false },
-        'no-record': { type: 'boolean', default: false }, json: { type: 'string' }, help: { type: 'boolean', default: false },
-        baseline: { type: 'boolean', default: false }, 'no-baseline': { type: 'boolean', default: false },
-      },
-    }));
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  const values = scenarioArgs(argv, {
+    shoppers: { type: 'string' }, units: { type: 'string' }, 'opens-in': { type: 'string' }, 'sale-seconds': { type: 'string' },
+    embedded: { type: 'boolean', default: false }, nodes: { type: 'string' }, threads: { type: 'string' }, 'per-user-limit': { type: 'string' },
+    'admission-per-minute': { type: 'string' }, 'max-active': { type: 'string' }, 'kill-node': { type: 'string' }, 'restart-redis': { type: 'string' },
+    'restart-mariadb': { type: 'string' }, 'outage-seconds': { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' },
+    baseline: { type: 'boolean', default: false }, 'no-baseline': { type: 'boolean', default: false },
+  });
   if (values.help) return 'help';
-  const whole = (name: string, value: string | undefined, fallback: number, min: number, max: number): number => {
-    if (value === undefined) return fallback;
-    const n = Number(value);
-    if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
-    return n;
-  };
-  const maybe = (name: string, value: string | undefined, max: number) => (value === undefined ? null : whole(name, value, 0, 0, max));
+  const maybe = (name: string, value: string | undefined, max: number) => (value === undefined ? null : wholeNumber(name, value, 0, 0, max));
   const quick = values.quick === true;
-  const shoppers = whole('shoppers', values.shoppers, quick ? 2000 : 20_000, 1, 100_000);
-  const units = whole('units', values.units, quick ? 1000 : 10_000, 1, 1_000_000);
+  const shoppers = wholeNumber('shoppers', values.shoppers, quick ? 2000 : 20_000, 1, 100_000);
+  const units = wholeNumber('units', values.units, quick ? 1000 : 10_000, 1, 1_000_000);
   const embedded = values.embedded === true;
-  const saleSeconds = whole('sale-seconds', values['sale-seconds'], quick ? 60 : 120, 5, 1800);
+  const saleSeconds = wholeNumber('sale-seconds', values['sale-seconds'], quick ? 60 : 120, 5, 1800);
   const options: RehearsalOptions = {
     shoppers,
     units,
-    opensInSeconds: whole('opens-in', values['opens-in'], quick ? 10 : 30, 3, 600),
+    opensInSeconds: wholeNumber('opens-in', values['opens-in'], quick ? 10 : 30, 3, 600),
     saleSeconds,
     embedded,
-    nodes: embedded ? 1 : whole('nodes', values.nodes, 3, 1, 8),
-    threads: whole('threads', values.threads, 2, 1, 16),
-    perUserLimit: whole('per-user-limit', values['per-user-limit'], 2, 1, 100),
-    admissionPerMinute: whole('admission-per-minute', values['admission-per-minute'], Math.max(600, shoppers * 6), 1, 1_000_000),
-    maxActive: whole('max-active', values['max-active'], Math.max(10, units), 1, 1_000_000),
+    nodes: embedded ? 1 : wholeNumber('nodes', values.nodes, 3, 1, 8),
+    threads: wholeNumber('threads', values.threads, 2, 1, 16),
+    perUserLimit: wholeNumber('per-user-limit', values['per-user-limit'], 2, 1, 100),
+    admissionPerMinute: wholeNumber('admission-per-minute', values['admission-per-minute'], Math.max(600, shoppers * 6), 1, 1_000_000),
+    maxActive: wholeNumber('max-active', values['max-active'], Math.max(10, units), 1, 1_000_000),
     killNodeAt: maybe('kill-node', values['kill-node'], saleSeconds),
     restartRedisAt: maybe('restart-redis', values['restart-redis'], saleSeconds),
     restartMariadbAt: maybe('restart-mariadb', values['restart-mariadb'], saleSeconds),
-    outageSeconds: whole('outage-seconds', values['outage-seconds'], 10, 1, 300),
-    seed: whole('seed', values.seed, 1, 0, 2 ** 31),
+    outageSeconds: wholeNumber('outage-seconds', values['outage-seconds'], 10, 1, 300),
+    seed: wholeNumber('seed', values.seed, 1, 0, 2 ** 31),
     record: values['no-record'] !== true,
     jsonPath: values.json ?? null,
     quick,

@@ -7,6 +7,7 @@ import { CLUSTER_USAGE, runClusterCommand } from './cluster';
 import { DEAL_ENGINE_USAGE, runDealEngineCommand } from './deal-engine';
 import { runRehearsalCommand } from './rehearsal';
 import { Teardown } from './servers';
+import { UsageError, wholeNumber } from './cli';
 
 const USAGE = `usage: npm run bench -- <scenario> [options]
 
@@ -41,16 +42,6 @@ Needs MariaDB at 127.0.0.1:3306 (root, no password; BENCH_MYSQL_URL to change) a
 (npm run build:server). Prints a table, appends it to docs/benchmarks.md (unless --no-record) and writes
 bench/results/<scenario>-<timestamp>.json. Exit codes: 0 done, 1 failed or a correctness
 mismatch, 64 bad usage, 130 interrupted.`;
-
-/** Thrown for a bad command line; exits 64 (EX_USAGE). */
-class UsageError extends Error {}
-
-function wholeNumber(name: string, value: string | undefined, fallback: number, min: number, max: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!/^\d+$/.test(value) || n < min || n > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max} (got ${JSON.stringify(value)})`);
-  return n;
-}
 
 /** An absolute path to a built checkout, for --compare-with. */
 function compareDir(dir: string): string {
