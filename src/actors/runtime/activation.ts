@@ -83,15 +83,19 @@ export class Activation<S> {
   readonly key: string;
   private readonly queue: Pending[] = [];
   private draining = false;
-  private readonly reminders = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
-  private handled = new Map<string, unknown>();
+  // The collections below are made on first use: most activations in a sale are shoppers' carts
+  // (derived actors: no reminders, no inbox), and five empty Maps and Sets were most of the
+  // ~1 KB each such activation kept on the heap.
+  /** Armed timers and reminders by `t:name` / `r:name`. */
+  private timers: Map<string, NodeJS.Timeout> | null = null;
+  /** Replies to durable messages handled recently (the inbox window), by message id. */
+  private handled: Map<string, unknown> | null = null;
   /** The state after every batch prepared so far (ahead of `state` while commits are in flight). */
   private head!: S;
-  /** Reminders as of `head`. */
-  private readonly headReminders = new Map<string, number>();
+  /** Reminders as of `head` (the committed ones are armed as timers). */
+  private headReminders: Map<string, number> | null = null;
   /** Ids of durable messages in batches not yet applied. */
-  private readonly inFlightIds = new Set<string>();
+  private inFlightIds: Set<string> | null = null;
   private readonly ready: Promise<void>;
   /** Whether the state is loaded (`ready` has resolved). */
   private loaded = false;
@@ -185,8 +189,8 @@ export class Activation<S> {
   /** Stops timers; the activation takes no more messages. Returns what was still queued. */
   close(): Pending[] {
     this.closed = true;
-    for (const timer of this.timers.values()) clearTimeout(timer);
-    this.timers.clear();
+    if (this.timers !== null) for (const timer of this.timers.values()) clearTimeout(timer);
+    this.timers = null;
     return this.queue.splice(0);
   }
 
@@ -213,13 +217,12 @@ export class Activation<S> {
         this.state = await def.store.load(manager, address.id, now);
         if (def.store.exists?.(this.state) === false) return; // claimed by its first commit, if any
         await this.claim(manager, now);
-        for (const [name, at] of await journal.loadReminders(manager, address)) this.reminders.set(name, at);
-        this.handled = await journal.recentInbox(manager, address, now - this.host.inboxWindowMs);
+        const reminders = await journal.loadReminders(manager, address);
+        if (reminders.size > 0) this.headReminders = reminders;
+        const handled = await journal.recentInbox(manager, address, now - this.host.inboxWindowMs);
+        if (handled.size > 0) this.handled = handled;
       });
-      for (const [name, at] of this.reminders) {
-        this.headReminders.set(name, at);
-        this.arm(name, at, true);
-      }
+      if (this.headReminders !== null) for (const [name, at] of this.headReminders) this.arm(name, at, true);
     } else {
       this.state = await db.read((manager) => def.store.load(manager, address.id, now));
     }
@@ -243,7 +246,7 @@ export class Activation<S> {
 
   /** Whether an in-memory timer is pending (a passivation now would lose it). */
   get hasTimers(): boolean {
-    for (const key of this.timers.keys()) if (key.startsWith('t:')) return true;
+    if (this.timers !== null) for (const key of this.timers.keys()) if (key.startsWith('t:')) return true;
     return false;
   }
 
@@ -275,7 +278,7 @@ export class Activation<S> {
         }
         const batch = this.nextBatch();
         // No overlap for a redelivery of a message still in flight, or before the first claim.
-        if (inFlight && (this.fence === 0 || batch.some((p) => p.envelope.durable && this.inFlightIds.has(p.envelope.id)))) {
+        if (inFlight && (this.fence === 0 || batch.some((p) => p.envelope.durable && this.inFlightIds !== null && this.inFlightIds.has(p.envelope.id)))) {
           if (!(await inFlight.done)) return this.handBack(batch);
           inFlight = null;
         }
@@ -334,7 +337,7 @@ export class Activation<S> {
     let handledInBatch: Map<string, unknown> | null = null;
     for (const pending of batch) {
       const { envelope } = pending;
-      if (envelope.durable && this.handled.has(envelope.id)) {
+      if (envelope.durable && this.handled !== null && this.handled.has(envelope.id)) {
         p.outcomes.push({ pending, reply: this.handled.get(envelope.id), remember: false });
         continue;
       }
@@ -345,7 +348,7 @@ export class Activation<S> {
       if (pending.alarm !== undefined) {
         // Reminders are one-shot: a fired one is deleted in this commit unless the turn sets it again.
         // (A reminder set again since it was armed, earlier in this batch or before, is left alone.)
-        if (!p.remindersSet.has(pending.alarm) && this.headReminders.get(pending.alarm) === pending.alarmAt) p.remindersCleared.add(pending.alarm);
+        if (!p.remindersSet.has(pending.alarm) && this.headReminders?.get(pending.alarm) === pending.alarmAt) p.remindersCleared.add(pending.alarm);
       }
       let turn;
       try {
@@ -373,7 +376,7 @@ export class Activation<S> {
           case 'remind':
             if (effect.at === null) {
               p.remindersSet.delete(effect.name);
-              if (this.headReminders.has(effect.name)) p.remindersCleared.add(effect.name);
+              if (this.headReminders?.has(effect.name) === true) p.remindersCleared.add(effect.name);
             } else {
               p.remindersSet.set(effect.name, effect.at);
               p.remindersCleared.delete(effect.name);
@@ -394,9 +397,15 @@ export class Activation<S> {
     p.mustCommit = p.persists.length + p.sends.length + p.remindersSet.size + p.remindersCleared.size + p.inbox.length > 0;
     if (p.mustCommit && !def.durable) throw new ActorRuntimeError('ACTOR_FAILED', `${address.kind} is not durable but asked for durable effects`);
     this.head = state;
-    for (const name of p.remindersCleared) this.headReminders.delete(name);
-    for (const [name, at] of p.remindersSet) this.headReminders.set(name, at);
-    for (const { id } of p.inbox) this.inFlightIds.add(id);
+    if (p.remindersCleared.size > 0) for (const name of p.remindersCleared) this.headReminders?.delete(name);
+    if (p.remindersSet.size > 0) {
+      const reminders = (this.headReminders ??= new Map());
+      for (const [name, at] of p.remindersSet) reminders.set(name, at);
+    }
+    if (p.inbox.length > 0) {
+      const ids = (this.inFlightIds ??= new Set());
+      for (const { id } of p.inbox) ids.add(id);
+    }
     return p;
   }
 
@@ -461,7 +470,7 @@ export class Activation<S> {
       }
     } catch (error) {
       p.onLocked();
-      for (const { id } of p.inbox) this.inFlightIds.delete(id);
+      for (const { id } of p.inbox) this.inFlightIds?.delete(id);
       // Failing after the batch before failed (its own guard saw that batch's rows missing, say)
       // is that batch's failure, not this one's.
       if (previousFailed || (previous && !(await previous.done))) {
@@ -490,16 +499,10 @@ export class Activation<S> {
   /** After the batch is durable (or needed no commit): state, replies, timers, effects. */
   private apply(p: Prepared<S>): void {
     this.state = p.after;
-    for (const { id } of p.inbox) this.inFlightIds.delete(id);
+    for (const { id } of p.inbox) this.inFlightIds?.delete(id);
     for (const outcome of p.outcomes) if (outcome.remember) this.remember(outcome.pending.envelope.id, outcome.reply);
-    for (const name of p.remindersCleared) {
-      this.reminders.delete(name);
-      this.disarm(`r:${name}`);
-    }
-    for (const [name, at] of p.remindersSet) {
-      this.reminders.set(name, at);
-      this.arm(name, at, true);
-    }
+    for (const name of p.remindersCleared) this.disarm(`r:${name}`);
+    for (const [name, at] of p.remindersSet) this.arm(name, at, true);
     for (const { name, at } of p.timers) this.arm(name, at, false);
     for (const outcome of p.outcomes) {
       if (outcome.error !== undefined) outcome.pending.reject(outcome.error);
@@ -510,10 +513,11 @@ export class Activation<S> {
   }
 
   private remember(id: string, reply: unknown): void {
-    this.handled.set(id, reply);
-    if (this.handled.size > MAX_REMEMBERED_IDS) {
-      const oldest = this.handled.keys().next().value;
-      if (oldest !== undefined) this.handled.delete(oldest);
+    const handled = (this.handled ??= new Map());
+    handled.set(id, reply);
+    if (handled.size > MAX_REMEMBERED_IDS) {
+      const oldest = handled.keys().next().value;
+      if (oldest !== undefined) handled.delete(oldest);
     }
   }
 
@@ -523,7 +527,7 @@ export class Activation<S> {
     if (this.closed) return;
     const delay = Math.max(0, at - this.host.now());
     const timer = setTimeout(() => {
-      this.timers.delete(key);
+      this.timers?.delete(key);
       if (this.host.now() < at) return this.arm(name, at, durable); // a wait longer than setTimeout allows
       this.enqueue({
         envelope: { id: randomUUID(), to: this.address, message: this.definition.alarm(name, this.host.now()), durable: false },
@@ -534,10 +538,11 @@ export class Activation<S> {
       });
     }, Math.min(delay, MAX_TIMER_MS));
     timer.unref();
-    this.timers.set(key, timer);
+    (this.timers ??= new Map()).set(key, timer);
   }
 
   private disarm(key: string): void {
+    if (this.timers === null) return;
     const timer = this.timers.get(key);
     if (timer) clearTimeout(timer);
     this.timers.delete(key);
