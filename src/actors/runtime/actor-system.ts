@@ -68,7 +68,13 @@ export class ActorSystem {
   private readonly outboxDone: string[] = [];
   private readonly intervals: NodeJS.Timeout[] = [];
   private stopping = false;
-  private readonly deadlines = new Set<{ at: number; expire(): void }>();
+  /**
+   * Waiting asks by their timeout (ms), each set in the order the asks were sent, which is the
+   * order of their deadlines (sent time + the same timeout): the sweep stops at the first ask
+   * still in time, so it costs the asks that expire, not every ask in flight. (Should the clock
+   * step back, an ask sent after the step can expire up to the step late.)
+   */
+  private readonly deadlines = new Map<number, Set<{ at: number; expire(): void }>>();
   /** Whether envelopes go straight into local mailboxes (the in-process transport). */
   private readonly local: boolean;
   private readonly idPrefix = `${randomUUID()}:`;
@@ -90,11 +96,13 @@ export class ActorSystem {
     const clock = options.clock ?? Date.now;
     this.deadlineSweep = setInterval(() => {
       const now = clock();
-      for (const deadline of this.deadlines) {
-        if (deadline.at <= now) {
-          this.deadlines.delete(deadline);
+      for (const [timeoutMs, waiting] of this.deadlines) {
+        for (const deadline of waiting) {
+          if (deadline.at > now) break;
+          waiting.delete(deadline);
           deadline.expire();
         }
+        if (waiting.size === 0) this.deadlines.delete(timeoutMs); // a timeout no longer in use
       }
     }, 50);
     this.deadlineSweep.unref();
@@ -188,8 +196,10 @@ export class ActorSystem {
     // mailbox entry and the deadline (one sweep for all deadlines instead of a timer per ask).
     return new Promise<R>((resolve, reject) => {
       const route = this.local ? 'in-process' : (this.transport.route?.(to) ?? 'remote');
-      const ask = new Ask(envelope, resolve as (reply: unknown) => void, reject, this.host.now() + timeoutMs, timeoutMs, this.deadlines, this.askLatency, route);
-      this.deadlines.add(ask);
+      let waiting = this.deadlines.get(timeoutMs);
+      if (waiting === undefined) this.deadlines.set(timeoutMs, (waiting = new Set()));
+      const ask = new Ask(envelope, resolve as (reply: unknown) => void, reject, this.host.now() + timeoutMs, timeoutMs, waiting, this.askLatency, route);
+      waiting.add(ask);
       // In process, or (cluster) an actor of a partition this node owns: straight to its mailbox.
       if (this.local || route === 'local') this.enqueueLocal(ask);
       else this.transport.request(envelope).then((reply) => ask.resolve(reply), (error) => ask.reject(error));
