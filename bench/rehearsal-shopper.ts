@@ -38,6 +38,8 @@ export interface ShopperJob {
   /** Epoch ms after which no shopper starts a new step. */
   deadline: number;
   pollMs: number;
+  /** A hold's lifetime on the nodes (ms): how long a sold-out shopper waits for units to come back before looking again. Default 15 s. */
+  holdTtlMs?: number;
   shoppers: ShopperPlan[];
   /**
    * `dealrush` (the default): the whole journey above. `baseline`: the rehearsal's baseline row
@@ -318,11 +320,11 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
       if (code === 'SOLD_OUT') soldOutAnswers += 1;
       s.remaining = code === 'SOLD_OUT' ? Math.min(s.remaining ?? 0, quantity - 1) : s.remaining;
       for (;;) {
-        const waitUntil = Date.now() + 15_000;
+        const waitUntil = Date.now() + (job.holdTtlMs ?? 15_000);
         while (!over() && Date.now() < waitUntil && !((s.remaining ?? 0) > 0)) await nap(s, 1000);
         if (over()) break;
         if (!((s.remaining ?? 0) > 0)) {
-          // Nothing came back in 15 s (a hold's lifetime): look once over HTTP, as a refresh would.
+          // Nothing came back in a hold's lifetime: look once over HTTP, as a refresh would.
           const deal = await call(s, 'deal', 'GET', dealPath);
           s.remaining = deal.json?.remainingStock ?? 0;
           if (!((s.remaining ?? 0) > 0)) {

@@ -36,6 +36,10 @@ export interface RehearsalOptions {
   restartRedisAt: number | null;
   restartMariadbAt: number | null;
   outageSeconds: number;
+  /** How long a hold lasts (HOLD_TTL_SECONDS of the nodes). */
+  holdTtlSeconds: number;
+  /** How long an order waits for its payment before it expires (ORDER_PAYMENT_TIMEOUT_SECONDS). */
+  orderTimeoutSeconds: number;
   seed: number;
   record: boolean;
   jsonPath: string | null;
@@ -72,6 +76,9 @@ options:
                           (a private redis-server; cluster)
   --restart-mariadb S     the same with MariaDB (a private mariadbd)
   --outage-seconds S      how long a restarted service stays down (default 10)
+  --hold-ttl S            a hold's lifetime on the nodes (default 15: short, so that walked-away
+                          holds come back within the run)
+  --order-timeout S       how long an order waits for its payment before it expires (default 20)
   --seed N                seed of the shoppers' plans (default 1)
   --quick                 2000 shoppers, 1000 units, opening in 10 s (explicit options still win)
   --no-record             do not append to docs/benchmarks.md (the chart goes beside the JSON)
@@ -99,7 +106,7 @@ export function parseRehearsalArgs(argv: string[]): RehearsalOptions | 'help' {
     shoppers: { type: 'string' }, units: { type: 'string' }, 'opens-in': { type: 'string' }, 'sale-seconds': { type: 'string' },
     embedded: { type: 'boolean', default: false }, nodes: { type: 'string' }, threads: { type: 'string' }, 'per-user-limit': { type: 'string' },
     'admission-per-minute': { type: 'string' }, 'max-active': { type: 'string' }, 'kill-node': { type: 'string' }, 'restart-redis': { type: 'string' },
-    'restart-mariadb': { type: 'string' }, 'outage-seconds': { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' },
+    'restart-mariadb': { type: 'string' }, 'outage-seconds': { type: 'string' }, 'hold-ttl': { type: 'string' }, 'order-timeout': { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' },
     baseline: { type: 'boolean', default: false }, 'no-baseline': { type: 'boolean', default: false },
   });
   if (values.help) return 'help';
@@ -124,6 +131,8 @@ export function parseRehearsalArgs(argv: string[]): RehearsalOptions | 'help' {
     restartRedisAt: maybe('restart-redis', values['restart-redis'], saleSeconds),
     restartMariadbAt: maybe('restart-mariadb', values['restart-mariadb'], saleSeconds),
     outageSeconds: wholeNumber('outage-seconds', values['outage-seconds'], 10, 1, 300),
+    holdTtlSeconds: wholeNumber('hold-ttl', values['hold-ttl'], 15, 5, 3600),
+    orderTimeoutSeconds: wholeNumber('order-timeout', values['order-timeout'], 20, 5, 3600),
     seed: wholeNumber('seed', values.seed, 1, 0, 2 ** 31),
     record: values['no-record'] !== true,
     jsonPath: values.json ?? null,
@@ -250,8 +259,8 @@ async function startTopology(options: RehearsalOptions, teardown: Teardown, work
     SERVE_CLIENT: '0',
     LOG_LEVEL: 'warn',
     // A sale that turns over within the run: walked-away holds and orders come back to the deal.
-    HOLD_TTL_SECONDS: '15',
-    ORDER_PAYMENT_TIMEOUT_SECONDS: '20',
+    HOLD_TTL_SECONDS: String(options.holdTtlSeconds),
+    ORDER_PAYMENT_TIMEOUT_SECONDS: String(options.orderTimeoutSeconds),
     ADMISSION_TTL_SECONDS: '60',
     PAYMENT_RECONCILE_AFTER_SECONDS: '5',
     PAYMENT_JOBS_INTERVAL_SECONDS: '2',
@@ -409,7 +418,7 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   // BENCH_SHOPPER_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles them.
   const workers = slices.map((shoppers) => {
     const child = fork(join(__dirname, 'rehearsal-shopper.js'), [], { serialization: 'advanced', env: { ...process.env, REHEARSAL_SHOPPERS: '1' }, execArgv: ['--max-old-space-size=4096', ...(process.env.BENCH_SHOPPER_NODE_ARGS ?? '').split(' ').filter(Boolean)], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const job: ShopperJob = { origins, dealId, opensAt, deadline, pollMs: 30_000, shoppers };
+    const job: ShopperJob = { origins, dealId, opensAt, deadline, pollMs: 30_000, holdTtlMs: options.holdTtlSeconds * 1000, shoppers };
     child.send({ type: 'job', job } as never);
     return child;
   });

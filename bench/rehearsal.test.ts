@@ -1,0 +1,21 @@
+import { UsageError } from './cli';
+import { parseRehearsalArgs, type RehearsalOptions } from './rehearsal';
+
+const parse = (argv: string[]) => parseRehearsalArgs(argv) as RehearsalOptions;
+
+describe('rehearsal options', () => {
+  it('keeps the short hold and order lifetimes by default, so that a run turns the stock over', () => {
+    expect(parse([])).toMatchObject({ holdTtlSeconds: 15, orderTimeoutSeconds: 20, shoppers: 20_000, units: 10_000 });
+  });
+
+  it('takes the hold and order lifetimes from the command line', () => {
+    expect(parse(['--hold-ttl', '60', '--order-timeout', '90'])).toMatchObject({ holdTtlSeconds: 60, orderTimeoutSeconds: 90 });
+  });
+
+  it('refuses lifetimes out of range or not whole, naming the option', () => {
+    expect(() => parse(['--hold-ttl', '2'])).toThrow(UsageError);
+    expect(() => parse(['--hold-ttl', '2'])).toThrow(/hold-ttl/);
+    expect(() => parse(['--order-timeout', '1.5'])).toThrow(/order-timeout/);
+    expect(() => parse(['--order-timeout', '99999'])).toThrow(UsageError);
+  });
+});
