@@ -38,7 +38,7 @@ export interface ShopperJob {
   /** Epoch ms after which no shopper starts a new step. */
   deadline: number;
   pollMs: number;
-  /** A hold's lifetime on the nodes (ms): how long a sold-out shopper waits for units to come back before looking again. Default 15 s. */
+  /** A hold's lifetime on the nodes (ms): how long a sold-out shopper waits for units to come back before looking again. Default 15 s (the baseline's shoppers never wait). */
   holdTtlMs?: number;
   shoppers: ShopperPlan[];
   /**

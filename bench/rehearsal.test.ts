@@ -4,8 +4,8 @@ import { parseRehearsalArgs, type RehearsalOptions } from './rehearsal';
 const parse = (argv: string[]) => parseRehearsalArgs(argv) as RehearsalOptions;
 
 describe('rehearsal options', () => {
-  it('keeps the short hold and order lifetimes by default, so that a run turns the stock over', () => {
-    expect(parse([])).toMatchObject({ holdTtlSeconds: 15, orderTimeoutSeconds: 20, shoppers: 20_000, units: 10_000 });
+  it('gives holds and orders a minute by default: longer than the spike queues, short enough to turn the stock over', () => {
+    expect(parse([])).toMatchObject({ holdTtlSeconds: 60, orderTimeoutSeconds: 60, shoppers: 20_000, units: 10_000 });
   });
 
   it('takes the hold and order lifetimes from the command line', () => {

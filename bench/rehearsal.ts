@@ -76,9 +76,10 @@ options:
                           (a private redis-server; cluster)
   --restart-mariadb S     the same with MariaDB (a private mariadbd)
   --outage-seconds S      how long a restarted service stays down (default 10)
-  --hold-ttl S            a hold's lifetime on the nodes (default 15: short, so that walked-away
-                          holds come back within the run)
-  --order-timeout S       how long an order waits for its payment before it expires (default 20)
+  --hold-ttl S            a hold's lifetime on the nodes (default 60: longer than a request waits
+                          in this machine's queues at the full-scale spike, short enough that
+                          walked-away holds come back within the sale)
+  --order-timeout S       how long an order waits for its payment before it expires (default 60)
   --seed N                seed of the shoppers' plans (default 1)
   --quick                 2000 shoppers, 1000 units, opening in 10 s (explicit options still win)
   --no-record             do not append to docs/benchmarks.md (the chart goes beside the JSON)
@@ -131,8 +132,8 @@ export function parseRehearsalArgs(argv: string[]): RehearsalOptions | 'help' {
     restartRedisAt: maybe('restart-redis', values['restart-redis'], saleSeconds),
     restartMariadbAt: maybe('restart-mariadb', values['restart-mariadb'], saleSeconds),
     outageSeconds: wholeNumber('outage-seconds', values['outage-seconds'], 10, 1, 300),
-    holdTtlSeconds: wholeNumber('hold-ttl', values['hold-ttl'], 15, 5, 3600),
-    orderTimeoutSeconds: wholeNumber('order-timeout', values['order-timeout'], 20, 5, 3600),
+    holdTtlSeconds: wholeNumber('hold-ttl', values['hold-ttl'], 60, 5, 3600),
+    orderTimeoutSeconds: wholeNumber('order-timeout', values['order-timeout'], 60, 5, 3600),
     seed: wholeNumber('seed', values.seed, 1, 0, 2 ** 31),
     record: values['no-record'] !== true,
     jsonPath: values.json ?? null,
