@@ -261,36 +261,46 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
     s.socket = null;
   };
 
-  const shop = async (s: State): Promise<void> => {
-    const plan = s.plan;
-    const dealPath = `/api/deals/${job.dealId}`;
-    s.record.arrivedAt = Date.now();
-    progress.arrived += 1;
-    connect(s);
-    // Join the waiting room.
+  /**
+   * Joins the waiting room and waits for the admission (the socket's queue:admitted, or a poll
+   * now and then). Null once admitted; else the outcome the shopper ends with.
+   */
+  const enter = async (s: State, dealPath: string): Promise<Outcome | null> => {
     const t0 = performance.now();
     const join = await call(s, 'join', 'POST', `${dealPath}/queue`);
     if (join.status !== 201 && join.status !== 200) {
       const code: string = join.json?.code ?? `HTTP ${join.status}`;
       countError(`join ${code}`);
       // Arriving after the last unit went: the shop says so at the door.
-      return finish(s, code === 'SOLD_OUT' || code === 'DEAL_NOT_OPEN' ? 'sold_out' : 'error');
+      return code === 'SOLD_OUT' || code === 'DEAL_NOT_OPEN' ? 'sold_out' : 'error';
     }
-    s.record.joinMs = performance.now() - t0;
-    seen.tickets.push(plan.id);
+    s.record.joinMs ??= performance.now() - t0; // the first join's latency
+    seen.tickets.push(s.plan.id);
     progress.waiting += 1;
     if (join.json?.status === 'admitted' && join.json.admission) admitted(s, join.json.admission.token);
-    // Wait for the admission (the socket's queue:admitted, or a poll now and then).
     let lastPoll = Date.now();
     while (!s.admissionToken) {
-      if (over()) return finish(s, 'not_admitted');
+      if (over()) return 'not_admitted';
       await nap(s, 1000);
       if (s.admissionToken || Date.now() - lastPoll < (s.socket?.connected ? job.pollMs : 5000)) continue;
       lastPoll = Date.now();
       const me = await call(s, 'queue/me', 'GET', `${dealPath}/queue/me`);
       if (me.status === 200 && me.json?.status === 'admitted' && me.json.admission) admitted(s, me.json.admission.token);
-      else if (me.status === 200 && me.json?.status === 'expired') return finish(s, 'not_admitted');
+      else if (me.status === 200 && me.json?.status === 'expired') return 'not_admitted';
     }
+    return null;
+  };
+
+  const shop = async (s: State): Promise<void> => {
+    const plan = s.plan;
+    const dealPath = `/api/deals/${job.dealId}`;
+    s.record.arrivedAt = Date.now();
+    progress.arrived += 1;
+    connect(s);
+    const refused = await enter(s, dealPath);
+    if (refused !== null) return finish(s, refused);
+    /** Whether the shopper has joined again after its admission ended (once at most). */
+    let rejoined = false;
     // Hold, retrying on SOLD_OUT when units come back (a hold expired, an order was cancelled).
     let quantity: number = plan.quantity;
     let hold: { id: string; quantity: number } | null = null;
@@ -312,8 +322,18 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
       countError(`hold ${code}`);
       if (code === 'LIMIT_EXCEEDED') return finish(s, 'limit');
       if (code === 'NOT_ADMITTED') {
-        await call(s, 'leave', 'DELETE', `${dealPath}/queue`);
-        return finish(s, 'not_admitted');
+        // The admission ended while the shopper waited for units to come back; the answer says
+        // to join the queue again, and a shopper still wanting the deal does, once.
+        if (rejoined || over()) {
+          await call(s, 'leave', 'DELETE', `${dealPath}/queue`);
+          return finish(s, 'not_admitted');
+        }
+        rejoined = true;
+        s.admissionToken = null;
+        progress.admitted -= 1;
+        const again = await enter(s, dealPath);
+        if (again !== null) return finish(s, again);
+        continue;
       }
       if (code !== 'SOLD_OUT' && code !== 'DEAL_NOT_OPEN' && code !== 'RATE_LIMITED') return finish(s, 'error');
       // Wait for units to come back (deal:stock), then try again after a jitter.
