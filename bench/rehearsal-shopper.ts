@@ -322,8 +322,9 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
       countError(`hold ${code}`);
       if (code === 'LIMIT_EXCEEDED') return finish(s, 'limit');
       if (code === 'NOT_ADMITTED') {
-        // The admission ended while the shopper waited for units to come back; the answer says
-        // to join the queue again, and a shopper still wanting the deal does, once.
+        // The admission ended before the hold reached the deal (the shopper waited for units to
+        // come back, or its hold retried through an outage); the answer says to join the queue
+        // again, and a shopper still wanting the deal does, once.
         if (rejoined || over()) {
           await call(s, 'leave', 'DELETE', `${dealPath}/queue`);
           return finish(s, 'not_admitted');

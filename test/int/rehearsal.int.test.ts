@@ -13,19 +13,29 @@ import { join } from 'node:path';
 
 const ROOT = join(__dirname, '..', '..');
 
+/**
+ * Runs `npm run rehearsal`'s script with `options` (after `rehearsal`, before `--json`) and
+ * writes its report to `jsonPath`. Resolves with its exit code and its whole output (printed
+ * when it failed).
+ */
+async function runRehearsal(options: string[], jsonPath: string): Promise<{ code: number | null; output: string }> {
+  const args = [join(ROOT, 'dist', 'bench', 'run.js'), 'rehearsal', ...options, '--json', jsonPath];
+  const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, BENCH_MYSQL_URL: process.env.TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) console.log(output.slice(-5000));
+  return { code, output };
+}
+
 describe('npm run rehearsal (smallest preset: embedded, 200 shoppers, 100 units)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'dealrush-rehearsal-test-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('drives the sale to the end, passes its audit and reports every section', async () => {
     const jsonPath = join(dir, 'report.json');
-    const args = [join(ROOT, 'dist', 'bench', 'run.js'), 'rehearsal', '--embedded', '--shoppers', '200', '--units', '100', '--opens-in', '5', '--sale-seconds', '35', '--no-record', '--json', jsonPath];
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, BENCH_MYSQL_URL: process.env.TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    if (code !== 0) console.log(output.slice(-5000));
+    const { code, output } = await runRehearsal(['--embedded', '--shoppers', '200', '--units', '100', '--opens-in', '5', '--sale-seconds', '35', '--no-record'], jsonPath);
     expect(code).toBe(0);
     expect(output).toContain('audit: PASSED');
 
@@ -102,13 +112,7 @@ describe('npm run rehearsal (cluster, 500 shoppers, 200 units, --kill-node 4)', 
 
   it('loses the deal\'s node mid-sale and still passes its audit', async () => {
     const jsonPath = join(dir, 'report.json');
-    const args = [join(ROOT, 'dist', 'bench', 'run.js'), 'rehearsal', '--shoppers', '500', '--units', '200', '--opens-in', '8', '--sale-seconds', '40', '--kill-node', '4', '--hold-ttl', '10', '--order-timeout', '15', '--no-baseline', '--no-record', '--json', jsonPath];
-    const child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, BENCH_MYSQL_URL: process.env.TEST_MARIADB_URL ?? 'mysql://root@127.0.0.1:3306' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    if (code !== 0) console.log(output.slice(-5000));
+    const { code, output } = await runRehearsal(['--shoppers', '500', '--units', '200', '--opens-in', '8', '--sale-seconds', '40', '--kill-node', '4', '--hold-ttl', '10', '--order-timeout', '15', '--no-baseline', '--no-record'], jsonPath);
     expect(code).toBe(0);
     expect(output).toContain('audit: PASSED');
 
