@@ -305,9 +305,11 @@ describe('the waiting room (server process, MariaDB, socket.io)', () => {
 
     // "gone" has no socket and does not poll: after GONE_AFTER_S it is skipped when reached.
     await sleep(GONE_AFTER_S * 1000 + 500);
+    // Taken before the request: the change schedules a tick at once, which can publish (and admit
+    // the whole line, after which ticks publish nothing) before the answer reaches this test.
+    const changedAt = Date.now();
     const rate = await api('PATCH', `/api/admin/deals/${deal.id}/waiting-room`, admin.token, { paused: false, admissionPerMinute: 6000 });
     expect(rate.body).toMatchObject({ waitingRoom: { admissionPerMinute: 6000, paused: false } });
-    const changedAt = Date.now();
     await waitFor(async () => progress4.some((e) => e.at >= changedAt && e.admissionPerMinute === 6000), 2 * TICK_MS + 500);
     await waitFor(async () => (await api('GET', `/api/deals/${deal.id}/queue/me`, fourth.token)).body?.status === 'admitted', 5000);
     const rows = await query<{ user_id: string; status: string; end_reason: string | null }>(db.url, 'SELECT user_id, status, end_reason FROM tickets WHERE deal_id = ? ORDER BY seq', [deal.id]);
