@@ -136,7 +136,7 @@ export function buildReport(input: {
       shoppers: options.shoppers, units: options.units, opensInSeconds: options.opensInSeconds, saleSeconds: options.saleSeconds, nodes: options.nodes, embedded: options.embedded,
       loadThreads: options.threads, perUserLimit: options.perUserLimit, admissionPerMinute: options.admissionPerMinute, maxActive: options.maxActive,
       killNodeAt: options.killNodeAt, restartRedisAt: options.restartRedisAt, restartMariadbAt: options.restartMariadbAt, outageSeconds: options.outageSeconds, seed: options.seed, quick: options.quick,
-      holdTtlSeconds: options.holdTtlSeconds, orderPaymentTimeoutSeconds: options.orderTimeoutSeconds, stockPublishIntervalMs: 1000, httpConnectionsPerNodeAndProcess: 256,
+      holdTtlSeconds: options.holdTtlSeconds, orderPaymentTimeoutSeconds: options.orderTimeoutSeconds, admissionTtlSeconds: options.admissionTtlSeconds, stockPublishIntervalMs: 1000, httpConnectionsPerNodeAndProcess: 256,
     },
     dealId: input.dealId,
     timeline: { soldOutSeconds, allPaidSeconds, shoppersDoneSeconds: (input.endedAt - opensAt) / 1000 },

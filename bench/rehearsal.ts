@@ -40,6 +40,8 @@ export interface RehearsalOptions {
   holdTtlSeconds: number;
   /** How long an order waits for its payment before it expires (ORDER_PAYMENT_TIMEOUT_SECONDS). */
   orderTimeoutSeconds: number;
+  /** How long an admission from the waiting room lasts (ADMISSION_TTL_SECONDS). */
+  admissionTtlSeconds: number;
   seed: number;
   record: boolean;
   jsonPath: string | null;
@@ -80,6 +82,7 @@ options:
                           in this machine's queues at the full-scale spike, short enough that
                           walked-away holds come back within the sale)
   --order-timeout S       how long an order waits for its payment before it expires (default 60)
+  --admission-ttl S       how long an admission lets a shopper hold (default 60)
   --seed N                seed of the shoppers' plans (default 1)
   --quick                 2000 shoppers, 1000 units, opening in 10 s (explicit options still win)
   --no-record             do not append to docs/benchmarks.md (the chart goes beside the JSON)
@@ -107,7 +110,7 @@ export function parseRehearsalArgs(argv: string[]): RehearsalOptions | 'help' {
     shoppers: { type: 'string' }, units: { type: 'string' }, 'opens-in': { type: 'string' }, 'sale-seconds': { type: 'string' },
     embedded: { type: 'boolean', default: false }, nodes: { type: 'string' }, threads: { type: 'string' }, 'per-user-limit': { type: 'string' },
     'admission-per-minute': { type: 'string' }, 'max-active': { type: 'string' }, 'kill-node': { type: 'string' }, 'restart-redis': { type: 'string' },
-    'restart-mariadb': { type: 'string' }, 'outage-seconds': { type: 'string' }, 'hold-ttl': { type: 'string' }, 'order-timeout': { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' },
+    'restart-mariadb': { type: 'string' }, 'outage-seconds': { type: 'string' }, 'hold-ttl': { type: 'string' }, 'order-timeout': { type: 'string' }, 'admission-ttl': { type: 'string' }, seed: { type: 'string' }, json: { type: 'string' },
     baseline: { type: 'boolean', default: false }, 'no-baseline': { type: 'boolean', default: false },
   });
   if (values.help) return 'help';
@@ -134,6 +137,7 @@ export function parseRehearsalArgs(argv: string[]): RehearsalOptions | 'help' {
     outageSeconds: wholeNumber('outage-seconds', values['outage-seconds'], 10, 1, 300),
     holdTtlSeconds: wholeNumber('hold-ttl', values['hold-ttl'], 60, 5, 3600),
     orderTimeoutSeconds: wholeNumber('order-timeout', values['order-timeout'], 60, 5, 3600),
+    admissionTtlSeconds: wholeNumber('admission-ttl', values['admission-ttl'], 60, 10, 3600),
     seed: wholeNumber('seed', values.seed, 1, 0, 2 ** 31),
     record: values['no-record'] !== true,
     jsonPath: values.json ?? null,
@@ -262,7 +266,7 @@ async function startTopology(options: RehearsalOptions, teardown: Teardown, work
     // A sale that turns over within the run: walked-away holds and orders come back to the deal.
     HOLD_TTL_SECONDS: String(options.holdTtlSeconds),
     ORDER_PAYMENT_TIMEOUT_SECONDS: String(options.orderTimeoutSeconds),
-    ADMISSION_TTL_SECONDS: '60',
+    ADMISSION_TTL_SECONDS: String(options.admissionTtlSeconds),
     PAYMENT_RECONCILE_AFTER_SECONDS: '5',
     PAYMENT_JOBS_INTERVAL_SECONDS: '2',
     GATEWAY_RETRY_BASE_MS: '200',
