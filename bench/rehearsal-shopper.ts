@@ -38,7 +38,10 @@ export interface ShopperJob {
   /** Epoch ms after which no shopper starts a new step. */
   deadline: number;
   pollMs: number;
-  /** A hold's lifetime on the nodes (ms): how long a sold-out shopper waits for units to come back before looking again. Default 15 s (the baseline's shoppers never wait). */
+  /**
+   * A hold's lifetime on the nodes (ms): how long a sold-out shopper waits for units to come back
+   * before looking again. The rehearsal sets it (`--hold-ttl`); the baseline's shoppers never wait.
+   */
   holdTtlMs?: number;
   shoppers: ShopperPlan[];
   /**
@@ -341,7 +344,7 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
       if (code === 'SOLD_OUT') soldOutAnswers += 1;
       s.remaining = code === 'SOLD_OUT' ? Math.min(s.remaining ?? 0, quantity - 1) : s.remaining;
       for (;;) {
-        const waitUntil = Date.now() + (job.holdTtlMs ?? 15_000);
+        const waitUntil = Date.now() + (job.holdTtlMs ?? 60_000); // the rehearsal's default lifetime
         while (!over() && Date.now() < waitUntil && !((s.remaining ?? 0) > 0)) await nap(s, 1000);
         if (over()) break;
         if (!((s.remaining ?? 0) > 0)) {
