@@ -219,7 +219,7 @@ describe('the waiting room (server process, MariaDB, socket.io)', () => {
     expect(shuffleOrder(rows.map((r) => r.user_id), seed)).toEqual(bySeq);
   }, 90_000);
 
-  it('refuses forged, expired, other-deal and other-shopper admission tokens; one valid token used 1,000 times holds at most the per-user limit', async () => {
+  it('refuses forged, expired, other-deal and other-shopper admission tokens; one valid token used 1,000 times holds at most the per-user limit; a revoked admission stays ended, one that bought nothing joins again at the back', async () => {
     const deal = await makeDeal({ startsAt: new Date(Date.now() - 1000).toISOString(), perUserLimit: 2, waitingRoom: { enabled: true, admissionPerMinute: 6000, maxActive: 50 } });
     const other = await makeDeal({ startsAt: new Date(Date.now() - 1000).toISOString(), waitingRoom: { enabled: true, admissionPerMinute: 6000, maxActive: 50 } });
     const [alice, bob] = shoppers.slice(5000, 5002);
@@ -266,7 +266,30 @@ describe('the waiting room (server process, MariaDB, socket.io)', () => {
     const afterRevoke = await api('DELETE', `/api/cart/items/${created[0].body!.hold.id}`, alice.token);
     expect(afterRevoke.status).toBe(204);
     const refused = await hold(alice, token);
-    expect(refused).toMatchObject({ status: 403, body: { code: 'NOT_ADMITTED' } });
+    expect(refused).toMatchObject({ status: 403, body: { code: 'NOT_ADMITTED', detail: expect.stringContaining('revoked') } });
+    // A revoked admission is final: joining again returns the ended ticket, no new place.
+    expect(await api('POST', `/api/deals/${deal.id}/queue`, alice.token)).toMatchObject({ status: 200, body: { status: 'expired', admission: null } });
+
+    // An admission that bought nothing (here: the shopper left) lets the shopper join again, at the back.
+    const bobSocket = await connect(bob.token);
+    await watch(bobSocket, deal.id);
+    const bobAdmitted = () => new Promise<{ token: string }>((resolve) => bobSocket.once('queue:admitted', resolve));
+    let admittedAgain = bobAdmitted();
+    const bobFirst = await api('POST', `/api/deals/${deal.id}/queue`, bob.token);
+    expect(bobFirst.status).toBe(201);
+    const firstToken = (await admittedAgain).token;
+    expect((await api('DELETE', `/api/deals/${deal.id}/queue`, bob.token)).status).toBe(204);
+    expect((await hold(bob, firstToken)).body).toMatchObject({ code: 'NOT_ADMITTED', detail: expect.stringContaining('join the queue again') });
+    admittedAgain = bobAdmitted();
+    const rejoined = await api('POST', `/api/deals/${deal.id}/queue`, bob.token);
+    expect(rejoined).toMatchObject({ status: 200, body: { seq: expect.any(Number) } });
+    expect(rejoined.body!.seq).toBeGreaterThan(bobFirst.body!.seq);
+    expect(['waiting', 'admitted']).toContain(rejoined.body!.status);
+    const secondToken = (await admittedAgain).token;
+    expect((await hold(bob, secondToken)).status).toBe(201);
+    const [row] = await query<{ seq: number; status: string; end_reason: string | null }>(db.url, 'SELECT seq, status, end_reason FROM tickets WHERE deal_id = ? AND user_id = ?', [deal.id, bob.id]);
+    expect(row).toEqual({ seq: rejoined.body!.seq, status: 'admitted', end_reason: null });
+    bobSocket.close();
     socket.close();
   }, 60_000);
 

@@ -12,6 +12,7 @@ import {
   markSeen,
   measuredOutflow,
   positionOf,
+  rejoinsAtTheBack,
   roomBusy,
   tickRoom,
   waitingCount,
@@ -185,6 +186,16 @@ export function holdView(deal: DealRecord, hold: LiveHold): HoldView {
   return { id: hold.id, dealId: deal.id, userId: hold.userId, quantity: hold.quantity, unitPrice: hold.unitPrice, currency: deal.currency, expiresAt: hold.expiresAt };
 }
 
+/** Why a hold's admission no longer counts, and what the shopper can do (the `NOT_ADMITTED` detail). */
+function admissionEndedDetail(ticket: QueueTicket | undefined): string {
+  if (!ticket) return 'you have no place in this deal\'s waiting room: join the queue';
+  if (ticket.status === 'waiting' || ticket.status === 'prequeue') return 'your admission has ended and you are back in the queue: wait for your turn';
+  if (ticket.status === 'admitted' || ticket.endReason === 'expired') return 'your admission to this deal has expired: join the queue again';
+  if (ticket.endReason === 'paid') return 'your admission to this deal was used for a paid order';
+  if (ticket.endReason === 'revoked') return 'your admission to this deal was revoked';
+  return `your admission to this deal has ended (${ticket.endReason ?? 'skipped'}): join the queue again`;
+}
+
 function notOpenDetail(deal: DealRecord, now: number): string {
   switch (deal.status) {
     case 'scheduled':
@@ -229,7 +240,7 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
     case 'join': {
       if (!deal.waitingRoom.enabled) return turn.done(fail('INVALID_STATE', 'this deal has no waiting room: add it to your cart directly'));
       const existing = state.room.tickets.get(message.userId);
-      if (!existing || existing.status === 'skipped') {
+      if (!existing || rejoinsAtTheBack(existing)) {
         if (deal.status === 'ended' || deal.status === 'cancelled') return turn.done(fail('DEAL_NOT_OPEN', notOpenDetail(deal, now)));
         if (deal.status === 'sold_out') return turn.done(fail('SOLD_OUT', 'every unit is sold or held'));
       }
@@ -281,9 +292,7 @@ export function dealTransition(state: DealState, message: DealMessage, rules: De
       if (deal.waitingRoom.enabled) {
         const ticket = state.room.tickets.get(userId);
         if (!message.admitted) return turn.done(fail('NOT_ADMITTED', 'this deal has a waiting room: send the admission token you were given (X-Admission-Token)'));
-        if (!ticket || ticket.status !== 'admitted' || ticket.admissionExpiresAt! <= now) {
-          return turn.done(fail('NOT_ADMITTED', 'your admission to this deal has ended (used, expired or revoked): join the queue again'));
-        }
+        if (!ticket || ticket.status !== 'admitted' || ticket.admissionExpiresAt! <= now) return turn.done(fail('NOT_ADMITTED', admissionEndedDetail(ticket)));
       }
       const mine = state.perUser.get(userId) ?? 0;
       if (mine + quantity > deal.perUserLimit) {

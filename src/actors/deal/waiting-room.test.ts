@@ -137,6 +137,41 @@ describe('waiting room', () => {
     expect(s.room.active.size).toBe(0);
   });
 
+  it('gives a shopper whose admission bought nothing (expired, left) a new place at the back; a paid or revoked one stays ended', () => {
+    let s = created(T0 + 1, { waitingRoom: { enabled: true, admissionPerMinute: 6000, maxActive: 10 } });
+    s = run(s, join('late', T0 + 10), join('gone', T0 + 11), join('buyer', T0 + 12), join('banned', T0 + 13), tick(T0 + 1000)).state;
+    const hold = (userId: string, now: number, holdId = `h-${userId}-${now}`): DealMessage => ({ type: 'reserve', now, userId, holdId, quantity: 1, ttlMs: 60_000, admitted: true });
+    s = run(s, hold('buyer', T0 + 1100, 'hb')).state;
+    s = run(s, { type: 'attach', now: T0 + 1200, userId: 'buyer', orderId: 'ob', holdIds: ['hb'], until: T0 + 900_000 }, { type: 'sell', now: T0 + 1300, orderId: 'ob' }).state;
+    s = run(s, { type: 'revokeAdmission', now: T0 + 1400, userId: 'banned' }, { type: 'leave', now: T0 + 1500, userId: 'gone' }).state;
+    // "late" waited past its admission's lifetime (600 s here) for units to come back.
+    const expiredAt = T0 + 1000 + 600_000;
+    const refused = run(s, hold('late', expiredAt + 1));
+    expect(refused.last.reply).toMatchObject({ ok: false, error: { code: 'NOT_ADMITTED', detail: expect.stringContaining('expired: join the queue again') } });
+    s = run(s, { type: 'seen', now: expiredAt, userIds: ['late'] }, tick(expiredAt + 500)).state;
+    expect(s.room.tickets.get('late')).toMatchObject({ status: 'done', endReason: 'expired' });
+    const lastSeq = s.room.meta.lastSeq;
+    const back = run(s, join('late', expiredAt + 600), join('gone', expiredAt + 700), join('buyer', expiredAt + 800), join('banned', expiredAt + 900));
+    const [late, gone, buyer, banned] = back.turns.map((t) => value<TicketInfo>(t.reply));
+    expect(late).toMatchObject({ created: false, ticket: { id: 't-late', status: 'waiting', seq: lastSeq + 1, admittedAt: null, admissionExpiresAt: null, endReason: null } });
+    expect(gone).toMatchObject({ created: false, ticket: { id: 't-gone', status: 'waiting', seq: lastSeq + 2 } });
+    expect(buyer.ticket).toMatchObject({ status: 'done', endReason: 'paid', seq: 3 });
+    expect(banned.ticket).toMatchObject({ status: 'done', endReason: 'revoked' });
+    expect(back.turns[0].effects).toContainEqual({ type: 'persist', change: { op: 'updateTicket', ticket: late.ticket } });
+    expect(back.turns[2].effects.filter((e) => e.type === 'persist')).toEqual([]);
+    expect(back.state.room.meta.lastSeq).toBe(lastSeq + 2);
+    // Reached again: a new admission, and the hold goes through.
+    s = run(back.state, tick(expiredAt + 1500)).state;
+    expect(s.room.tickets.get('late')).toMatchObject({ status: 'admitted', admissionExpiresAt: expiredAt + 1500 + 600_000 });
+    expect(run(s, hold('late', expiredAt + 1600)).last.reply).toMatchObject({ ok: true });
+    expect(run(s, hold('buyer', expiredAt + 1600)).last.reply).toMatchObject({ ok: false, error: { detail: expect.stringContaining('used for a paid order') } });
+    // Once the deal has sold out, an ended place is not renewed: nothing left to queue for.
+    const soldOut = run(created(T0 + 1, { totalStock: 1, waitingRoom: { enabled: true, admissionPerMinute: 6000, maxActive: 10 } }), join('a', T0 + 10), join('b', T0 + 11), tick(T0 + 1000));
+    s = run(soldOut.state, hold('a', T0 + 1100), { type: 'leave', now: T0 + 1200, userId: 'b' }).state;
+    expect(s.deal!.status).toBe('sold_out');
+    expect(codeOf(run(s, join('b', T0 + 1300)).last.reply)).toBe('SOLD_OUT');
+  });
+
   it('skips shoppers gone longer than goneAfterMs when reached; those still seen keep their place; the skipped may rejoin at the back', () => {
     let s = created(T0 + 1, { waitingRoom: { enabled: true, admissionPerMinute: 6000, maxActive: 100 } });
     s = run(s, join('gone', T0 + 10), join('here', T0 + 11), { type: 'alarm', name: 'holds', now: T0 + 12 }).state;

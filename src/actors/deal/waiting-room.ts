@@ -187,8 +187,22 @@ function joinsPrequeue(room: WaitingRoomState, now: number, startsAt: number, se
 }
 
 /**
+ * Ends of a place after which the shopper may join again, at the back: skipped as gone, or an
+ * admission that bought nothing (it expired, the shopper left, or cancelled its order). A paid or
+ * revoked admission is final: joining again returns the ended ticket.
+ */
+const REJOINABLE_ENDS: ReadonlySet<QueueTicket['endReason']> = new Set(['gone', 'expired', 'left', 'cancelled']);
+
+/** Whether joining again gives `ticket`'s shopper a new place at the back (see `REJOINABLE_ENDS`). */
+export function rejoinsAtTheBack(ticket: QueueTicket): boolean {
+  return (ticket.status === 'skipped' || ticket.status === 'done') && REJOINABLE_ENDS.has(ticket.endReason);
+}
+
+/**
  * A shopper asks for a place. Idempotent per shopper: the same ticket comes back (`created:
- * false`), except that a ticket skipped because its shopper was gone rejoins at the back.
+ * false`) while it is live, or after a paid or revoked admission. A ticket that ended without a
+ * purchase ({@link rejoinsAtTheBack}) gets a new place at the back once the queue is numbered (its
+ * id stays; a shopper who left the pre-queue can come back when the sale opens).
  * `selling`: the deal is open (or sold out / paused after opening), so new tickets are numbered.
  */
 export function joinQueue(
@@ -199,19 +213,20 @@ export function joinQueue(
   const changes = noChanges();
   const existing = room.tickets.get(userId);
   const lastSeen = room.lastSeen.set(userId, now);
-  if (existing && existing.status !== 'skipped') return { room: { ...room, lastSeen }, ticket: existing, created: false, changes };
+  const prequeueOpen = joinsPrequeue(room, now, input.startsAt, input.selling);
+  if (existing && (!rejoinsAtTheBack(existing) || prequeueOpen)) return { room: { ...room, lastSeen }, ticket: existing, created: false, changes };
   const meta = { ...room.meta };
   let ticket: QueueTicket;
   let { bySeq, prequeue } = room;
   if (existing) {
-    // Back after being skipped: a new place at the back of the queue.
+    // Back after being skipped or after an admission that bought nothing: the back of the queue.
     meta.lastSeq += 1;
-    ticket = { ...existing, seq: meta.lastSeq, status: 'waiting', endedAt: null, endReason: null };
+    ticket = { ...existing, seq: meta.lastSeq, status: 'waiting', admittedAt: null, admissionExpiresAt: null, endedAt: null, endReason: null };
     bySeq = bySeq.set(meta.lastSeq, userId);
     changes.updated.push(ticket);
   } else {
     meta.arrivals += 1;
-    const pre = joinsPrequeue(room, now, input.startsAt, input.selling);
+    const pre = prequeueOpen;
     if (!pre) meta.lastSeq += 1;
     ticket = {
       id: input.ticketId,
