@@ -322,7 +322,8 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
         break;
       }
       const code: string = res.json?.code ?? `HTTP ${res.status}`;
-      countError(`hold ${code}`);
+      // NOT_ADMITTED by why (the detail's first clause: token expired, admission expired, ...).
+      countError(code === 'NOT_ADMITTED' && typeof res.json?.detail === 'string' ? `hold ${code} (${res.json.detail.split(':')[0]})` : `hold ${code}`);
       if (code === 'LIMIT_EXCEEDED') return finish(s, 'limit');
       if (code === 'NOT_ADMITTED') {
         // The admission ended before the hold reached the deal (the shopper waited for units to
