@@ -15,6 +15,7 @@ import { runAudit } from './rehearsal-audit';
 import { renderBaselineText, runBaselineScenario, type BaselineReport } from './rehearsal-baseline';
 import { buildReport, publish, renderText, type FaultEvent, type Sample } from './rehearsal-report';
 import { SERVER_ROUTES, serverLatency } from './server-latency';
+import { startWebhookRelay } from './webhook-relay';
 import { privateMariaDB, privateRedis, type PrivateService } from './private-services';
 import type { Fate, ShopperJob, ShopperPlan, ShopperProgress, ShopperResult } from './rehearsal-shopper';
 import { benchDatabaseName, boundedResults, cpuSeconds, findDatabasePid, freePort, repoRoot, startNodeArgs, startServer, Teardown, type ServerProcess } from './servers';
@@ -290,6 +291,14 @@ async function startTopology(options: RehearsalOptions, teardown: Teardown, work
       QUEUE_PREFIX: clusterName!,
       GATEWAY_URL: topology.gatewayOrigin,
     });
+    // Webhooks come back through a relay to any live node, as through docker-compose.yml's proxy
+    // (with each node's own address, a killed node's payments waited for reconciliation).
+    const relay = await startWebhookRelay(() => topology.nodes.filter((n) => n.alive).map((n) => n.server.origin));
+    teardown.add('stop the webhook relay', () => relay.close());
+    env.PAYMENT_WEBHOOK_URL = `${relay.origin}/api/payments/webhook`;
+    // The gateway caps webhooks in flight per endpoint (64 by default); one endpoint now stands for
+    // every node, so it gets every node's share.
+    env.GATEWAY_DELIVERY_CONCURRENCY = String(64 * options.nodes);
     teardown.add('remove cluster keys', async () => {
       const r = new Redis(redisUrl!, { maxRetriesPerRequest: 1, lazyConnect: true });
       try {
@@ -361,7 +370,7 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
     rmSync(workDir, { recursive: true, force: true });
   });
   const secrets = { jwt: randomBytes(32).toString('base64url'), webhook: randomBytes(24).toString('base64url') };
-  console.error(`rehearsal: ${options.embedded ? 'one embedded node' : `${options.nodes} nodes, Redis, mock gateway process`}, MariaDB; ${options.shoppers} shoppers, ${options.units} units, opening ${options.opensInSeconds} s after creation`);
+  console.error(`rehearsal: ${options.embedded ? 'one embedded node' : `${options.nodes} nodes, Redis, mock gateway process, webhooks through a relay to any live node`}, MariaDB; ${options.shoppers} shoppers, ${options.units} units, opening ${options.opensInSeconds} s after creation`);
   const topology = await startTopology(options, teardown, workDir, stamp, secrets);
   const origins = topology.nodes.map((n) => n.server.origin);
   const db = await createConnection({ uri: topology.databaseUrl, supportBigNumbers: true, bigNumberStrings: false });
@@ -587,7 +596,7 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   const report = buildReport({
     baseline,
     options, startedAt: started.toISOString(), commit, machine, dealId, opensAt, endedAt, samples, stockEvents, faults, peakMemory, results: shopperResults, audit,
-    soldOutAllPaidAt, cpu, serverSide, topology: options.embedded ? 'one embedded node on MariaDB, in-process gateway' : `${options.nodes} nodes on loopback, Redis, MariaDB, mock gateway process`,
+    soldOutAllPaidAt, cpu, serverSide, topology: options.embedded ? 'one embedded node on MariaDB, in-process gateway' : `${options.nodes} nodes on loopback, Redis, MariaDB, mock gateway process (webhooks through a relay to any live node)`,
   });
   console.log(`\n${renderText(report)}`);
   // Only a run that sold and passed its audits goes into docs/benchmarks.md.
