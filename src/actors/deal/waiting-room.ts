@@ -226,21 +226,20 @@ export function joinQueue(
     changes.updated.push(ticket);
   } else {
     meta.arrivals += 1;
-    const pre = prequeueOpen;
-    if (!pre) meta.lastSeq += 1;
+    if (!prequeueOpen) meta.lastSeq += 1;
     ticket = {
       id: input.ticketId,
       userId,
       arrival: meta.arrivals,
-      seq: pre ? null : meta.lastSeq,
-      status: pre ? 'prequeue' : 'waiting',
+      seq: prequeueOpen ? null : meta.lastSeq,
+      status: prequeueOpen ? 'prequeue' : 'waiting',
       joinedAt: now,
       admittedAt: null,
       admissionExpiresAt: null,
       endedAt: null,
       endReason: null,
     };
-    if (pre) prequeue = prequeue.push(userId);
+    if (prequeueOpen) prequeue = prequeue.push(userId);
     else bySeq = bySeq.set(meta.lastSeq, userId);
     changes.inserted.push(ticket);
   }
