@@ -50,6 +50,8 @@ export interface RehearsalReport {
    * kernel's queues. Null in reports from before it existed.
    */
   serverSide?: { routes: Record<string, ServerLatency>; missing: string[] } | null;
+  /** Each load-generator process's own queueing (ShopperResult.loadGenerator); absent in older reports. */
+  loadGenerators?: Array<NonNullable<ShopperResult['loadGenerator']>>;
   outcomes: Record<string, number>;
   errors: Record<string, number>;
   peakMemoryMiB: Record<string, number>;
@@ -145,6 +147,7 @@ export function buildReport(input: {
     latency,
     steps,
     serverSide: input.serverSide ?? null,
+    loadGenerators: input.results.flatMap((r) => (r.loadGenerator ? [r.loadGenerator] : [])),
     outcomes,
     errors,
     peakMemoryMiB: Object.fromEntries(Object.entries(input.peakMemory).map(([k, v]) => [k, Math.round(v)])),
@@ -174,6 +177,12 @@ function serverSideLine(s: NonNullable<RehearsalReport['serverSide']>): string {
   return `server side, the nodes' handlers (p50/p99 ms from their histograms, which stop at 5 s): ${routes.join(', ') || 'none'}${missing}`;
 }
 
+/** The load generators' own queueing: the part of the shoppers' steps that is not the nodes'. */
+function loadGeneratorLine(gens: NonNullable<RehearsalReport['loadGenerators']>): string {
+  const each = gens.map((g, i) => `#${i + 1} requests waiting for a connection peak ${g.queuedPeak}, mean ${g.queuedMean}; event-loop delay p50/p99/max ${f0(g.loopDelayMs.p50)}/${f0(g.loopDelayMs.p99)}/${f0(g.loopDelayMs.max)} ms`);
+  return `load generator processes (their own queueing, counted in the steps and not by the nodes): ${each.join('; ')}`;
+}
+
 function summaryLines(r: RehearsalReport): string[] {
   const lat = (name: string, l: LatencySummary) => `${name}: p50 ${f0(l.p50)} ms, p99 ${f0(l.p99)} ms, max ${f0(l.max)} ms (n=${l.count})`;
   return [
@@ -186,6 +195,7 @@ function summaryLines(r: RehearsalReport): string[] {
     lat('queue:progress delivery lag', r.latency.queueProgressLag),
     `steps (p50/p99 ms): ${Object.entries(r.steps).map(([k, l]) => `${k} ${f0(l.p50)}/${f0(l.p99)} (n=${l.count})`).join(', ')}`,
     ...(r.serverSide ? [serverSideLine(r.serverSide)] : []),
+    ...(r.loadGenerators?.length ? [loadGeneratorLine(r.loadGenerators)] : []),
     `peak memory per node: ${Object.entries(r.peakMemoryMiB).map(([k, v]) => `${k} ${v} MiB`).join(', ')}`,
     `CPU during the sale (cores): ${Object.entries(r.cpuCores).map(([k, v]) => `${k} ${v ?? 'n/a'}`).join(', ')}`,
     `shoppers by outcome: ${Object.entries(r.outcomes).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`,
@@ -229,6 +239,7 @@ export function renderMarkdown(r: RehearsalReport, chartLink: string | null): st
     ...Object.entries(r.steps).map(([k, l]) => lat(`step: ${k}`, l)),
     '',
     ...(r.serverSide ? [`- ${serverSideLine(r.serverSide)}`] : []),
+    ...(r.loadGenerators?.length ? [`- ${loadGeneratorLine(r.loadGenerators)}`] : []),
     `- holds per second since the opening (peak ${r.peaks.holdsPerSecond}): ${r.perSecond.holds.join(' ') || 'none'}`,
     `- paid orders per second (peak ${r.peaks.paymentsPerSecond}): ${r.perSecond.paidOrders.join(' ') || 'none'}`,
     `- peak memory (RSS high-water mark) per node: ${Object.entries(r.peakMemoryMiB).map(([k, v]) => `${k} ${v} MiB`).join(', ')}`,

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import { io, type Socket } from 'socket.io-client';
 import { Pool } from 'undici';
@@ -94,6 +95,13 @@ export interface ShopperResult {
   steps: Record<string, number[]>;
   errors: Record<string, number>;
   seen: Seen;
+  /**
+   * This load-generator process itself, from its first shopper's arrival to the end: requests
+   * waiting in its pools for a connection (sampled every 500 ms: peak and mean), and its event
+   * loop's delay (ms; `monitorEventLoopDelay`). Both are time the shoppers' steps count and the
+   * nodes' handlers do not. Absent in results from before it existed.
+   */
+  loadGenerator?: { queuedPeak: number; queuedMean: number; loopDelayMs: { p50: number; p99: number; max: number } };
 }
 
 /** SOLD_OUT answers a shopper takes before leaving the queue. */
@@ -134,6 +142,21 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
     return p;
   };
   const lags: number[] = [];
+  // The load generator's own queueing (see ShopperResult.loadGenerator).
+  const LOOP_RESOLUTION_MS = 10;
+  const loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
+  const queued = { peak: 0, sum: 0, samples: 0 };
+  const firstArrival = job.shoppers.reduce((m, p) => Math.min(m, p.arriveAt), Number.POSITIVE_INFINITY);
+  const queueSampler = setInterval(() => {
+    if (Date.now() < firstArrival) return;
+    if (queued.samples === 0) loopDelay.enable();
+    let n = 0;
+    for (const p of pools) n += p.stats.queued;
+    for (const p of gatewayPools.values()) n += p.stats.queued;
+    queued.peak = Math.max(queued.peak, n);
+    queued.sum += n;
+    queued.samples += 1;
+  }, 500);
   const steps: Record<string, number[]> = {};
   const timeStep = (step: string, ms: number) => (steps[step] ??= []).push(Math.round(ms * 10) / 10);
   const errors: Record<string, number> = {};
@@ -515,8 +538,17 @@ function runShoppers(job: ShopperJob, send: (message: unknown) => void, stopSign
     clearInterval(ticker);
     send({ type: 'progress', progress });
     for (const s of states) s.socket?.close();
+    clearInterval(queueSampler);
+    loopDelay.disable();
+    // The histogram holds the time between its timer's callbacks: the delay is what exceeds the interval.
+    const ms = (ns: number) => Math.max(0, Math.round(ns / 1e5) / 10 - LOOP_RESOLUTION_MS);
+    const loadGenerator = {
+      queuedPeak: queued.peak,
+      queuedMean: queued.samples === 0 ? 0 : Math.round(queued.sum / queued.samples),
+      loopDelayMs: loopDelay.count === 0 ? { p50: 0, p99: 0, max: 0 } : { p50: ms(loopDelay.percentile(50)), p99: ms(loopDelay.percentile(99)), max: ms(loopDelay.max) },
+    };
     await Promise.all([...pools, ...gatewayPools.values()].map((p) => p.close().catch(() => undefined)));
-    return { records: states.map((s) => s.record), lags, steps, errors, seen };
+    return { records: states.map((s) => s.record), lags, steps, errors, seen, loadGenerator };
   });
 }
 

@@ -52,6 +52,16 @@ describe('npm run rehearsal (smallest preset: embedded, 200 shoppers, 100 units)
       expect(report.latency[name].p50).toBeLessThanOrEqual(report.latency[name].p99);
     }
     expect(report.peakMemoryMiB['node-1']).toBeGreaterThan(0);
+    // Each load-generator process's own queueing (the part of the steps that is not the nodes').
+    expect(report.loadGenerators).toHaveLength(report.parameters.loadThreads);
+    for (const g of report.loadGenerators) {
+      expect(g.queuedPeak).toBeGreaterThanOrEqual(g.queuedMean);
+      expect(g.loopDelayMs.p50).toBeGreaterThanOrEqual(0);
+      expect(g.loopDelayMs.p50).toBeLessThanOrEqual(g.loopDelayMs.p99);
+      expect(g.loopDelayMs.max).toBeGreaterThan(0); // a process handling 100 shoppers is never idle throughout
+      expect(g.loopDelayMs.p99).toBeLessThanOrEqual(g.loopDelayMs.max);
+    }
+    expect(output).toContain('load generator processes (their own queueing');
     expect(typeof report.errors).toBe('object');
     expect(report.audit.checks.map((c: { name: string }) => c.name)).toEqual([
       'paid + held + remaining == total',
