@@ -57,9 +57,10 @@ export async function mockGatewayRoutes(app: FastifyInstance, opts: MockGatewayR
     return reply.code(status).send({ error: { code: status === 500 ? 'internal' : 'invalid_request', message: status === 500 ? 'internal error' : error.message } });
   });
 
-  app.addHook('onRequest', async () => {
+  // The injected latency is the gateway API's; the test controls (`/v1/_faults`, `/v1/_deliveries`) answer at once.
+  app.addHook('onRequest', async (request) => {
     const latency = gateway.faults.apiLatencyMs;
-    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    if (latency > 0 && !request.url.startsWith('/v1/_')) await new Promise((r) => setTimeout(r, latency));
   });
 
   const originOf = (request: FastifyRequest) => opts.publicUrl ?? `${request.protocol}://${request.host}`;
