@@ -32,6 +32,7 @@ interface Prepared<S> {
   persists: unknown[];
   sends: ActorOutboxEntity[];
   tells: Effect[];
+  /** `publish` and `signal` effects: carried out after commit. */
   publishes: Effect[];
   timers: Array<{ name: string; at: number }>;
   remindersSet: Map<string, number>;
@@ -171,7 +172,7 @@ export class Activation<S> {
         }
         for (const effect of effects) {
           if (effect.type === 'tell') (tells ??= []).push(effect);
-          else if (effect.type === 'publish') (publishes ??= []).push(effect);
+          else if (effect.type === 'publish' || effect.type === 'signal') (publishes ??= []).push(effect);
           else if (effect.type === 'timer') this.arm(effect.name, effect.at, false);
         }
       }
@@ -371,6 +372,7 @@ export class Activation<S> {
             p.tells.push(effect);
             break;
           case 'publish':
+          case 'signal':
             p.publishes.push(effect);
             break;
           case 'remind':

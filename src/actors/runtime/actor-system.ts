@@ -34,6 +34,9 @@ export interface ActorSystemOptions {
 /** Receives the live events that committed turns publish (the realtime layer). */
 export type PublishSink = (room: string, event: string, payload: Record<string, unknown>) => void;
 
+/** Hears a `signal` effect after its turn committed: the signalling actor and the effect's payload. */
+export type SignalListener = (from: Address, payload: Record<string, unknown>) => void;
+
 /** Counters the metrics endpoint and the ops panel read. */
 export interface ActorSystemStats {
   activations: Record<string, number>;
@@ -63,6 +66,7 @@ export class ActorSystem {
   private readonly askTimeoutMs: number;
   private readonly idleMs: number;
   private readonly sinks: PublishSink[] = [];
+  private readonly signalListeners = new Map<string, SignalListener[]>();
   private readonly outboxInFlight = new Set<string>();
   private readonly probers = new Map<string, Batcher<string, boolean>>();
   private readonly outboxDone: string[] = [];
@@ -152,6 +156,16 @@ export class ActorSystem {
   /** Subscribes to live events of committed turns. */
   onPublish(sink: PublishSink): void {
     this.sinks.push(sink);
+  }
+
+  /**
+   * Listens to the `signal` effects named `name` of turns committed on this node. The listener
+   * runs after the commit; what it throws is logged, and what it returns is not awaited.
+   */
+  onSignal(name: string, listener: SignalListener): void {
+    const listeners = this.signalListeners.get(name);
+    if (listeners) listeners.push(listener);
+    else this.signalListeners.set(name, [listener]);
   }
 
   /** Subscribes to every committed batch: its kind, size (messages) and duration (ms). */
@@ -336,8 +350,18 @@ export class ActorSystem {
     }
   }
 
-  private afterCommit(_from: Address, effects: { publishes: Effect[]; tells: Effect[]; sends: ActorOutboxEntity[] }): void {
+  private afterCommit(from: Address, effects: { publishes: Effect[]; tells: Effect[]; sends: ActorOutboxEntity[] }): void {
     for (const effect of effects.publishes) {
+      if (effect.type === 'signal') {
+        for (const listener of this.signalListeners.get(effect.name) ?? []) {
+          try {
+            listener(from, effect.payload);
+          } catch (err) {
+            this.options.logger.warn({ err, signal: effect.name, from: addressKey(from) }, 'signal listener failed');
+          }
+        }
+        continue;
+      }
       if (effect.type !== 'publish') continue;
       for (const sink of this.sinks) {
         try {

@@ -27,6 +27,12 @@ export type Effect =
   | { type: 'tell'; to: Address; message: unknown }
   /** Emit a live event to a socket.io room after commit. */
   | { type: 'publish'; room: string; event: string; payload: Record<string, unknown> }
+  /**
+   * A notice to this node's listeners (`ActorSystem.onSignal(name, …)`) after commit, for work
+   * outside the actors (asking the payment gateway). Best effort: lost on a crash, so a turn that
+   * signals must also set a reminder that finishes the job without it.
+   */
+  | { type: 'signal'; name: string; payload: Record<string, unknown> }
   /** Set (epoch ms) or clear (null) a durable reminder: it survives passivation and crashes. */
   | { type: 'remind'; name: string; at: number | null }
   /** Set a timer (epoch ms): like a reminder, but in memory only. */
