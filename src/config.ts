@@ -35,6 +35,12 @@ const EnvSchema = Type.Object({
   DEMO_OPENS_IN_SECONDS: Type.Integer({ minimum: 1, maximum: 86400, default: 60 }),
   HOLD_TTL_SECONDS: Type.Integer({ minimum: 5, maximum: 86400, default: 600 }),
   ORDER_PAYMENT_TIMEOUT_SECONDS: Type.Integer({ minimum: 5, maximum: 86400, default: 900 }),
+  /**
+   * At its deadline, an order whose payment is still pending is kept while the gateway is asked
+   * about that payment (a late or lost webhook of a shopper who paid in time); if the gateway has
+   * not answered after this many seconds, the order expires. 0: expire at the deadline, unasked.
+   */
+  ORDER_PAYMENT_CHECK_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 3600, default: 30 }),
   PAYMENT_WEBHOOK_SECRET: Type.Optional(Type.String({ minLength: 16 })),
   GATEWAY_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
   /** The signing secret before a rotation: accepted too until PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL (or while set). */
@@ -152,6 +158,7 @@ export interface Config {
   demoOpensInSeconds: number;
   holdTtlSeconds: number;
   orderPaymentTimeoutSeconds: number;
+  orderPaymentCheckGraceSeconds: number;
   paymentWebhookSecret: string;
   /** The previous signing secret, still accepted until `paymentWebhookSecretPreviousUntil` (epoch ms; null: while set). */
   paymentWebhookSecretPrevious: string | null;
@@ -279,6 +286,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     demoOpensInSeconds: e.DEMO_OPENS_IN_SECONDS,
     holdTtlSeconds: e.HOLD_TTL_SECONDS,
     orderPaymentTimeoutSeconds: e.ORDER_PAYMENT_TIMEOUT_SECONDS,
+    orderPaymentCheckGraceSeconds: e.ORDER_PAYMENT_CHECK_GRACE_SECONDS,
     paymentWebhookSecret: e.PAYMENT_WEBHOOK_SECRET ?? secrets.paymentWebhookSecret,
     paymentWebhookSecretPrevious: e.PAYMENT_WEBHOOK_SECRET_PREVIOUS ?? null,
     paymentWebhookSecretPreviousUntil: e.PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL ? Date.parse(e.PAYMENT_WEBHOOK_SECRET_PREVIOUS_UNTIL) : null,

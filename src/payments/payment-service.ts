@@ -37,6 +37,8 @@ export interface StoredPaymentEvent {
 
 const OUTCOME: Record<PaymentWebhookEvent['type'], PaymentOutcome> = { 'payment.approved': 'approved', 'payment.declined': 'declined', 'payment.refunded': 'refunded' };
 const BATCH = 100;
+/** Gateway status queries the deadline checks ({@link PaymentService.checkBeforeExpiry}) make at once. */
+const CHECKS_IN_FLIGHT = 16;
 
 export interface PaymentServiceOptions {
   db: Database;
@@ -69,10 +71,14 @@ export interface PaymentServiceOptions {
  *   settles them as their webhook would have (a lost webhook costs minutes, not an order);
  * - {@link settleRefunds}: asks the gateway to refund every payment an order marked
  *   `refund_pending` (a refund of a refunded payment changes nothing at the gateway);
- * - {@link processStale}: re-processes stored events whose processing was lost (a crash).
+ * - {@link processStale}: re-processes stored events whose processing was lost (a crash);
+ * - {@link checkBeforeExpiry}: the last look at a payment still pending at its order's deadline.
  */
 export class PaymentService {
   private readonly clock: () => number;
+  /** Deadline checks asking the gateway now, and the ones waiting for a turn. */
+  private checksInFlight = 0;
+  private readonly checksWaiting: Array<() => void> = [];
   /** Event rows to store, grouped (see {@link recordEvent}). */
   private readonly inserts: Batcher<StoredPaymentEvent, { stored: boolean; row: StoredPaymentEvent }>;
   /** Payment id -> its order id (null: no such payment), looked up many at a time. */
@@ -245,27 +251,74 @@ export class PaymentService {
     let settled = 0;
     for (const payment of pending) {
       try {
-        const view = await this.options.provider.getPayment(payment.id);
-        if (view && view.status === 'pending') continue;
-        const status = view?.status ?? 'declined';
-        const event: PaymentWebhookEvent = {
-          id: `recon_${payment.id}_${status}`,
-          type: `payment.${status}` as PaymentWebhookEvent['type'],
-          paymentId: payment.id,
-          orderId: payment.orderId,
-          amount: view ? (status === 'approved' || status === 'refunded' ? (view.chargedAmount ?? view.amount) : view.amount) : payment.amount,
-          currency: view?.currency ?? payment.currency,
-          occurredAt: new Date(this.clock()).toISOString(),
-        };
-        await this.recordEvent(event, 'reconciliation');
-        await this.processEvent(event.id);
+        const status = await this.settleFromGateway(payment);
+        if (status === 'pending') continue;
         settled++;
-        this.options.logger.warn({ paymentId: payment.id, orderId: payment.orderId, status, known: view !== null }, 'reconciliation settled a payment whose webhook never came');
+        this.options.logger.warn({ paymentId: payment.id, orderId: payment.orderId, status }, 'reconciliation settled a payment whose webhook never came');
       } catch (err) {
         this.options.logger.warn({ err, paymentId: payment.id }, 'reconciliation could not ask the gateway; next run tries again');
       }
     }
     return { checked: pending.length, settled };
+  }
+
+  /**
+   * Asks the gateway about one of our payments and, unless it is still pending there, applies
+   * what it says as its webhook would have (event id `recon_<payment>_<status>`, so the same
+   * answer found twice is one event). A payment the gateway never heard of (the create call never
+   * reached it) took no money: it is settled as declined.
+   * @returns the gateway's status, `unknown` for a payment it never heard of
+   * @throws GatewayUnavailableError when the gateway does not answer (nothing is applied)
+   */
+  private async settleFromGateway(payment: { id: string; orderId: string; amount: number; currency: string }): Promise<'approved' | 'declined' | 'refunded' | 'pending' | 'unknown'> {
+    const view = await this.options.provider.getPayment(payment.id);
+    if (view && view.status === 'pending') return 'pending';
+    const status = view?.status ?? 'declined';
+    const event: PaymentWebhookEvent = {
+      id: `recon_${payment.id}_${status}`,
+      type: `payment.${status}` as PaymentWebhookEvent['type'],
+      paymentId: payment.id,
+      orderId: payment.orderId,
+      amount: view ? (status === 'approved' || status === 'refunded' ? (view.chargedAmount ?? view.amount) : view.amount) : payment.amount,
+      currency: view?.currency ?? payment.currency,
+      occurredAt: new Date(this.clock()).toISOString(),
+    };
+    await this.recordEvent(event, 'reconciliation');
+    await this.processEvent(event.id);
+    return view ? status : 'unknown';
+  }
+
+  /**
+   * The last look before an order expires (its actor signals `order:paymentCheck` when its
+   * deadline comes with payment `paymentId` still pending): asks the gateway about the payment and
+   * applies the answer (an approval pays the order, however late or lost its webhook), then tells
+   * the order, which expires if it is still unpaid. At most {@link CHECKS_IN_FLIGHT} checks ask
+   * the gateway at once, the others wait their turn. A gateway that does not answer leaves the
+   * order to its grace reminder (`ORDER_PAYMENT_CHECK_GRACE_SECONDS`), which expires it.
+   * @returns what the gateway said (`approved`, `declined`, `refunded`, `pending`, `unknown`: it
+   *   never heard of the payment), or `unanswered`
+   */
+  async checkBeforeExpiry(orderId: string, paymentId: string): Promise<string> {
+    if (this.checksInFlight >= CHECKS_IN_FLIGHT) await new Promise<void>((resolve) => this.checksWaiting.push(resolve));
+    else this.checksInFlight++;
+    try {
+      let status: string;
+      try {
+        const known = await this.options.db.read((m) => m.findOne(PaymentEntity, { where: { id: paymentId, orderId } }));
+        if (!known) return 'unknown';
+        status = await this.settleFromGateway(known);
+      } catch (err) {
+        this.options.logger.warn({ err, orderId, paymentId }, 'could not ask the gateway about a payment at its order\'s deadline; the order expires after its grace');
+        return 'unanswered';
+      }
+      await this.options.actors.ask({ kind: 'order', id: orderId }, { type: 'paymentChecked', now: this.clock(), paymentId });
+      if (status !== 'pending') this.options.logger.info({ orderId, paymentId, status }, 'a payment pending at its order\'s deadline was settled by asking the gateway');
+      return status;
+    } finally {
+      const next = this.checksWaiting.shift();
+      if (next) next();
+      else this.checksInFlight--;
+    }
   }
 
   /** Asks the gateway to refund every payment marked `refund_pending`, and records each refund. */

@@ -21,9 +21,12 @@ describe('payments and stock: expiry (embedded jobs)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('payexp');
-    app = await startTestApp(db.url, { HOLD_TTL_SECONDS: '5', ORDER_PAYMENT_TIMEOUT_SECONDS: '8', GATEWAY_RETRY_BASE_MS: '50', PAYMENT_JOBS_INTERVAL_SECONDS: '1', PAYMENT_RECONCILE_AFTER_SECONDS: '60' });
+    app = await startTestApp(db.url, { HOLD_TTL_SECONDS: '5', ORDER_PAYMENT_TIMEOUT_SECONDS: '8', ORDER_PAYMENT_CHECK_GRACE_SECONDS: '2', GATEWAY_FAULT_ROUTES: '1', GATEWAY_RETRY_BASE_MS: '50', PAYMENT_JOBS_INTERVAL_SECONDS: '1', PAYMENT_RECONCILE_AFTER_SECONDS: '60' });
     base = await listenOnLoopback(app);
     seller = await makeUser(app, ['shopper', 'seller']);
+  });
+  afterEach(async () => {
+    await fetch(`${base}/v1/_faults`, { method: 'DELETE' });
   });
   afterAll(async () => {
     for (const s of sockets) s.disconnect();
@@ -85,6 +88,41 @@ describe('payments and stock: expiry (embedded jobs)', () => {
     expect(d).toMatchObject({ remaining_stock: 0, held_units: 1, sold_units: 0 });
     expect(balanced(d)).toBe(true);
     expect((await call(base, 'GET', '/api/cart', next.token)).json.holds).toEqual([expect.objectContaining({ id: taken.json.hold.id })]);
+  });
+
+  it('a shopper who paid in time but whose webhook was lost is not refunded: at the deadline the gateway is asked, and the order is paid', async () => {
+    const shopper = await makeUser(app);
+    const deal = await makeDeal(app, seller.token, { totalStock: 2 });
+    const { order: o, payment } = await checkoutAndPay(base, shopper.token, deal.id);
+    // The gateway charges the shopper, and its webhook never arrives (reconciliation is 60 s away).
+    expect((await call(base, 'PUT', '/v1/_faults', undefined, { dropNext: 1 })).status).toBe(200);
+    expect((await call(gatewayOf(payment), 'POST', `/v1/payments/${payment.paymentId}/approve`)).json.status).toBe('approved');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await order(shopper.token, o.id)).status).toBe('pending_payment');
+    // At the deadline (8 s) the order asks before it expires: paid, its unit sold, nothing refunded.
+    await waitFor(async () => (await order(shopper.token, o.id)).status !== 'pending_payment', 15_000);
+    expect(await order(shopper.token, o.id)).toMatchObject({ status: 'paid', refund: null, payment: { id: payment.paymentId, status: 'approved' } });
+    await waitFor(async () => (await dealRow(deal.id)).sold_units === 1);
+    expect(await dealRow(deal.id)).toMatchObject({ remaining_stock: 1, held_units: 0, sold_units: 1, returned_units: 0 });
+    expect((await call(base, 'GET', `/v1/payments/${payment.paymentId}`)).json.status).toBe('approved');
+    const deliveries = (await call(base, 'GET', '/v1/_deliveries')).json as Array<{ paymentId: string; outcome: unknown }>;
+    expect(deliveries.filter((d) => d.paymentId === payment.paymentId).map((d) => d.outcome)).toEqual(['dropped']);
+    const events = await query<{ id: string; source: string }>(db.url, 'SELECT id, source FROM payment_events WHERE payment_id = ?', [payment.paymentId]);
+    expect(events).toEqual([{ id: `recon_${payment.paymentId}_approved`, source: 'reconciliation' }]);
+  });
+
+  it('a gateway that does not answer at the deadline holds the order back for the grace only, then it expires and its units return', async () => {
+    const shopper = await makeUser(app);
+    const deal = await makeDeal(app, seller.token, { totalStock: 1, perUserLimit: 1 });
+    const { order: o } = await checkoutAndPay(base, shopper.token, deal.id);
+    const ordered = Date.now();
+    // From now on the gateway answers its API after 20 s: the status query at the deadline gives
+    // up after the provider's 10 s timeout, so only the 2 s grace can expire the order in time.
+    expect((await call(base, 'PUT', '/v1/_faults', undefined, { apiLatencyMs: 20_000 })).status).toBe(200);
+    await waitFor(async () => (await order(shopper.token, o.id)).status === 'expired', 14_000);
+    expect(Date.now() - ordered).toBeGreaterThanOrEqual(8_000);
+    await waitFor(async () => (await dealRow(deal.id)).remaining_stock === 1);
+    expect(await dealRow(deal.id)).toMatchObject({ remaining_stock: 1, held_units: 0, sold_units: 0 });
   });
 
   it('cancel after a payment started, then the payment approves: refunded too; cancel is idempotent', async () => {

@@ -60,7 +60,8 @@ describe('order transition', () => {
     expect(early.state.order!.status).toBe('pending_payment');
     expect(early.effects).toContainEqual({ type: 'remind', name: 'expire', at: T0 + 900_000 });
     const withPayment = run(created(), { type: 'startPayment', now: T0 + 1, userId: 'u1', paymentId: 'p1', provider: 'test' }).state;
-    const expired = run(withPayment, { type: 'alarm', name: 'expire', now: T0 + 900_000 });
+    // The payment is still pending: the gateway is asked first, and says it is pending still.
+    const expired = run(withPayment, { type: 'alarm', name: 'expire', now: T0 + 900_000 }, { type: 'paymentChecked', now: T0 + 900_000, paymentId: 'p1' });
     expect(expired.state.order!.status).toBe('expired');
     expect(sends(expired.effects)).toEqual([['d1', 'releaseOrder'], ['d2', 'releaseOrder']]);
     const late = run(expired.state, approve('p1', T0 + 900_001));
@@ -75,6 +76,45 @@ describe('order transition', () => {
     expect(done.state.order!.status).toBe('expired');
     expect(run(done.state, refunded('p1', T0 + 900_200)).effects).toEqual([]);
     expect(run(done.state, approve('p1', T0 + 900_300)).effects).toEqual([]);
+  });
+
+  it('at the deadline with a payment pending, asks the gateway before expiring: an approval found then pays the order, not a refund', () => {
+    const withPayment = run(created(), start('p1', T0 + 1)).state;
+    const deadline = run(withPayment, { type: 'alarm', name: 'expire', now: T0 + 900_000 });
+    // Not expired yet: the payment jobs are signalled, and a reminder bounds the wait.
+    expect(deadline.state.order!.status).toBe('pending_payment');
+    expect(deadline.effects).toEqual([
+      { type: 'remind', name: 'expireUnchecked', at: T0 + 930_000 },
+      { type: 'signal', name: 'order:paymentCheck', payload: { orderId: 'o1', paymentId: 'p1' } },
+    ]);
+    // The gateway says approved (its webhook was lost): paid, the deals sell, nothing refunded.
+    const paid = run(deadline.state, approve('p1', T0 + 900_200));
+    expect(paid.state.order).toMatchObject({ status: 'paid', paidAt: T0 + 900_200, refund: null });
+    expect(sends(paid.effects)).toEqual([['d1', 'sell'], ['d2', 'sell']]);
+    expect(paid.effects).toContainEqual({ type: 'remind', name: 'expireUnchecked', at: null });
+    // The check's notice after that, or the grace reminder, changes nothing.
+    expect(run(paid.state, { type: 'paymentChecked', now: T0 + 900_201, paymentId: 'p1' }).state).toBe(paid.state);
+    expect(run(paid.state, { type: 'alarm', name: 'expireUnchecked', now: T0 + 930_000 }).state).toBe(paid.state);
+  });
+
+  it('at the deadline: declined at the gateway, or no answer within the grace, expires the order; with no payment or no grace, it expires at once', () => {
+    const withPayment = run(created(), start('p1', T0 + 1)).state;
+    const deadline = run(withPayment, { type: 'alarm', name: 'expire', now: T0 + 900_000 }).state;
+    const declined = run(deadline, decline('p1', T0 + 900_100), { type: 'paymentChecked', now: T0 + 900_101, paymentId: 'p1' });
+    expect(declined.state.order!.status).toBe('expired');
+    expect(sends(declined.effects)).toEqual([['d1', 'releaseOrder'], ['d2', 'releaseOrder']]);
+    // The gateway never answered: the grace reminder expires it.
+    const unanswered = run(deadline, { type: 'alarm', name: 'expireUnchecked', now: T0 + 930_000 });
+    expect(unanswered.state.order!.status).toBe('expired');
+    expect(sends(unanswered.effects)).toEqual([['d1', 'releaseOrder'], ['d2', 'releaseOrder']]);
+    // A check's notice before the deadline (a clock skew between nodes) does not expire it.
+    expect(run(withPayment, { type: 'paymentChecked', now: T0 + 899_000, paymentId: 'p1' }).state.order!.status).toBe('pending_payment');
+    // No payment started: nothing to ask, it expires at the deadline.
+    expect(run(created(), { type: 'alarm', name: 'expire', now: T0 + 900_000 }).state.order!.status).toBe('expired');
+    // A grace of 0 (ORDER_PAYMENT_CHECK_GRACE_SECONDS=0): expires at the deadline, unasked.
+    const unasked = orderTransition(withPayment, { type: 'alarm', name: 'expire', now: T0 + 900_000 }, { paymentCheckGraceMs: 0 });
+    expect(unasked.state.order!.status).toBe('expired');
+    expect(unasked.effects!.some((e) => e.type === 'signal')).toBe(false);
   });
 
   it('applies a duplicate event once and never moves backwards (approved, then a late declined)', () => {

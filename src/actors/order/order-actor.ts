@@ -98,7 +98,36 @@ export type OrderMessage =
   | { type: 'unitsLost'; now: number; dealId: string }
   | { type: 'cancel'; now: number; userId: string }
   | { type: 'refund'; now: number; userId: string }
+  /**
+   * The payment jobs have asked the gateway about the order's payment that was still pending at
+   * its deadline, and applied what the gateway said: an order still unpaid past its deadline
+   * expires now.
+   */
+  | { type: 'paymentChecked'; now: number; paymentId: string }
   | { type: 'alarm'; now: number; name: string };
+
+/**
+ * Signalled (see `ActorSystem.onSignal`) when an order reaches its deadline with a payment still
+ * pending: payload `{ orderId, paymentId }`. The listener asks the gateway about the payment,
+ * applies its answer as a webhook would, and then sends the order `paymentChecked`.
+ */
+export const ORDER_PAYMENT_CHECK_SIGNAL = 'order:paymentCheck';
+
+/** The reminders of an unpaid order: its deadline, and the end of the wait for the gateway's word after it. */
+const EXPIRE = 'expire';
+const EXPIRE_UNCHECKED = 'expireUnchecked';
+
+/** Settings of the order actor. */
+export interface OrderRules {
+  /**
+   * At its deadline, an order whose payment is still pending waits this long (ms) at most for the
+   * gateway to be asked about it before it expires; 0 expires it at once, as if nobody asked.
+   */
+  paymentCheckGraceMs: number;
+}
+
+/** Default {@link OrderRules}: a gateway that does not answer within 30 s lets the order expire. */
+export const DEFAULT_ORDER_RULES: OrderRules = { paymentCheckGraceMs: 30_000 };
 
 export type OrderChange =
   | { op: 'insert' }
@@ -128,7 +157,7 @@ const dealsOf = (order: OrderRecord) => [...new Set(order.items.map((i) => i.dea
  * payment jobs ask the gateway for the refund, and the shopper is told (`order:updated`). An
  * approved amount or currency that differs from the payment's is flagged for admins, not paid.
  */
-export function orderTransition(state: OrderState, message: OrderMessage): Out {
+export function orderTransition(state: OrderState, message: OrderMessage, rules: OrderRules = DEFAULT_ORDER_RULES): Out {
   const order = state.order;
   const effects: Effect[] = [];
   const persist = (change: OrderChange) => effects.push({ type: 'persist', change });
@@ -156,7 +185,7 @@ export function orderTransition(state: OrderState, message: OrderMessage): Out {
       refund: null,
     };
     persist({ op: 'insert' });
-    effects.push({ type: 'remind', name: 'expire', at: message.expiresAt });
+    effects.push({ type: 'remind', name: EXPIRE, at: message.expiresAt });
     return { state: { order: created }, reply: ok(created), effects };
   }
 
@@ -167,7 +196,7 @@ export function orderTransition(state: OrderState, message: OrderMessage): Out {
     effects.push({ type: 'publish', room: `user:${order.userId}`, event: 'order:updated', payload: { orderId: order.id, status: current.status, at: now, ...extra } });
   const move = (to: OrderStatus, patch: Partial<OrderRecord>, now: number, extra: Record<string, unknown> = {}): void => {
     persist({ op: 'update' });
-    if (to !== 'pending_payment') effects.push({ type: 'remind', name: 'expire', at: null });
+    if (to !== 'pending_payment') effects.push({ type: 'remind', name: EXPIRE, at: null }, { type: 'remind', name: EXPIRE_UNCHECKED, at: null });
     current = { ...current, ...patch, status: to, updatedAt: now };
     tellShopper(now, extra);
   };
@@ -240,15 +269,33 @@ export function orderTransition(state: OrderState, message: OrderMessage): Out {
     }
 
     case 'alarm': {
-      if (message.name !== 'expire' || order.status !== 'pending_payment') return { state, reply: ok(null) };
+      if ((message.name !== EXPIRE && message.name !== EXPIRE_UNCHECKED) || order.status !== 'pending_payment') return { state, reply: ok(null) };
       if (message.now < order.expiresAt) {
-        effects.push({ type: 'remind', name: 'expire', at: order.expiresAt });
+        effects.push({ type: 'remind', name: EXPIRE, at: order.expiresAt });
         return { state, reply: ok(null), effects };
       }
-      move('expired', {}, message.now);
-      tellDeals(() => ({ type: 'releaseOrder', now: message.now, orderId: order.id, reason: 'expired' }));
-      return done(ok(null));
+      // A payment still pending at the deadline may have been approved at the gateway with its
+      // webhook late or lost (an outage, a retry backing off): the gateway is asked first, so a
+      // shopper who paid in time is not refunded. Without its word within the grace, it expires.
+      const paying = order.paymentId !== null && order.payments.some((p) => p.id === order.paymentId && p.status === 'pending');
+      if (message.name === EXPIRE && paying && rules.paymentCheckGraceMs > 0) {
+        effects.push({ type: 'remind', name: EXPIRE_UNCHECKED, at: message.now + rules.paymentCheckGraceMs });
+        effects.push({ type: 'signal', name: ORDER_PAYMENT_CHECK_SIGNAL, payload: { orderId: order.id, paymentId: order.paymentId } });
+        return { state, reply: ok(null), effects };
+      }
+      return expire(message.now);
     }
+
+    case 'paymentChecked':
+      if (order.status !== 'pending_payment' || message.now < order.expiresAt) return { state, reply: ok(order) };
+      return expire(message.now);
+  }
+
+  /** The order's payment window has closed unpaid: it expires and its units return. */
+  function expire(now: number): Out {
+    move('expired', {}, now);
+    tellDeals(() => ({ type: 'releaseOrder', now, orderId: order!.id, reason: 'expired' }));
+    return done(ok(null));
   }
 
   function paymentEvent(m: Extract<OrderMessage, { type: 'paymentEvent' }>): Out {
@@ -445,8 +492,8 @@ const orderStore: ActorStore<OrderState> = {
  * The order actor kind: one per order.
  * @throws Error at start-up if the order lifecycle table is unsound.
  */
-export function orderActor(): ActorDefinition<OrderState, OrderMessage> {
+export function orderActor(rules: OrderRules = DEFAULT_ORDER_RULES): ActorDefinition<OrderState, OrderMessage> {
   const problems = checkLifecycle(orderLifecycle, ['cancelled', 'expired', 'refunded']);
   if (problems.length > 0) throw new Error(`order lifecycle table is unsound: ${problems.join('; ')}`);
-  return { kind: ORDER, durable: true, groupCommit: true, store: orderStore, transition: orderTransition, alarm: (name, now) => ({ type: 'alarm', name, now }) };
+  return { kind: ORDER, durable: true, groupCommit: true, store: orderStore, transition: (state, message) => orderTransition(state, message, rules), alarm: (name, now) => ({ type: 'alarm', name, now }) };
 }

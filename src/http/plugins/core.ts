@@ -57,7 +57,7 @@ export default fp(
       }),
     );
     actors.register(cartActor);
-    actors.register(orderActor());
+    actors.register(orderActor({ paymentCheckGraceMs: config.orderPaymentCheckGraceSeconds * 1000 }));
     app.decorate('actors', actors);
     app.decorate('admissions', new AdmissionTokens(config.admissionPrivateKey));
 

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config';
+import { ORDER_PAYMENT_CHECK_SIGNAL } from '../../actors/order/order-actor';
 import { MockGateway } from '../../payments/gateway/mock-gateway';
 import { mockGatewayRoutes } from '../../payments/gateway/mock-gateway.routes';
 import { PaymentJobs } from '../../payments/payment-jobs';
@@ -72,6 +73,10 @@ export default fp(
       },
     });
     app.decorate('paymentService', service);
+    // An order at its deadline with a payment still pending: ask the gateway before it expires.
+    app.actors.onSignal(ORDER_PAYMENT_CHECK_SIGNAL, (_from, payload) => {
+      service.checkBeforeExpiry(String(payload.orderId), String(payload.paymentId)).catch((err) => logger.warn({ err, ...payload }, 'the check of a payment at its order\'s deadline failed; the order expires after its grace'));
+    });
     jobs = new PaymentJobs({ service, logger, intervalMs: config.paymentJobsIntervalSeconds * 1000, concurrency: config.paymentJobsConcurrency, redisUrl: config.redisUrl, prefix: config.queuePrefix });
     app.decorate('paymentJobs', jobs);
 
