@@ -15,7 +15,8 @@ import { insertUsers, type TestUser } from '../support/users';
  * stay present with socket.io clients watching it. The browser shopper logs in, joins the
  * pre-queue and sees the draw's countdown tick; the deal opens with admission paused by an admin,
  * so the drawn place holds still: the page shows a number, the paused notice, and the same number
- * after a reload (the place is kept). Admission resumes (120 a minute, a 250 ms tick: one
+ * after a reload (the place is kept). The shopper leaves the waiting room and joins again from the
+ * page: a new place at the back (a later seq), behind all 40 others. Admission resumes (120 a minute, a 250 ms tick: one
  * admission every other tick), the number falls live, the page moves to the purchase form by
  * itself when `queue:admitted` arrives, and the shopper buys a unit through to a paid order.
  *
@@ -330,6 +331,24 @@ describe('waiting room in the browser (chromium, built server, MariaDB)', () => 
     expect(await byTestId('queue-join').count()).toBe(0);
     expect(joins).toEqual([]);
     await p.screenshot({ path: join(ARTIFACTS, 'e2e-waiting-room-queue.png'), fullPage: true });
+
+    // Leaving gives the place up at once (the page stays open, its socket still present); joining
+    // again gets a new one at the back, behind everyone (admission is paused: all still wait).
+    const before = await call<{ seq: number }>('GET', `/api/deals/${dealId}/queue/me`, shopperToken);
+    await p.getByRole('button', { name: 'Leave the waiting room' }).click();
+    await waitForText('queue-status after leaving', byTestId('queue-status'), 'none', 5000);
+    expect((await call<{ status: string }>('GET', `/api/deals/${dealId}/queue/me`, shopperToken)).body.status).toBe('expired');
+    await p.reload(); // the page reads the ended ticket from the server
+    await waitForText('queue-status after leaving and a reload', byTestId('queue-status'), 'expired', 10_000);
+    expect(await text(byTestId('queue-join'))).toBe('Join again');
+    await byTestId('queue-join').click();
+    await waitForText('queue-status after joining again', byTestId('queue-status'), 'waiting', 5000);
+    // Ahead: the 40 others and the shopper's own old place, passed over when reached (a position
+    // is `seq - servingSeq - 1`, so places that ended stay counted until the line reaches them).
+    place = await waitUntil('queue-position after joining again', async () => count(await text(byTestId('queue-position'))), (n) => n === OTHERS + 1, 5000);
+    const again = await call<{ seq: number; status: string }>('GET', `/api/deals/${dealId}/queue/me`, shopperToken);
+    expect(again.body).toMatchObject({ status: 'waiting', position: OTHERS + 1 });
+    expect(again.body.seq).toBeGreaterThan(before.body.seq);
 
     // Record every change of the waiting room from now on, in the page itself.
     await p.evaluate(RECORD_WAITING_ROOM);

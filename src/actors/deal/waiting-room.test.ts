@@ -249,6 +249,23 @@ describe('waiting room', () => {
     expect(toSnapshot(fromSnapshot(toSnapshot(s)))).toEqual(toSnapshot(s));
   });
 
+  it('a waiting shopper who leaves is out at once, though the page stays open, and joining again is at the back', () => {
+    // Admission paused: a, b, c wait with seqs 1, 2, 3.
+    let s = created(T0 + 1, { waitingRoom: { enabled: true, admissionPerMinute: 6000, maxActive: 10, paused: true } });
+    s = run(s, join('a', T0 + 10), join('b', T0 + 11), join('c', T0 + 12), tick(T0 + 1000)).state;
+    const left = run(s, { type: 'leave', now: T0 + 1100, userId: 'a' });
+    s = left.state;
+    expect(s.room.tickets.get('a')).toMatchObject({ status: 'done', endReason: 'left', seq: 1, endedAt: T0 + 1100 });
+    expect(left.last.effects).toContainEqual({ type: 'persist', change: { op: 'updateTicket', ticket: s.room.tickets.get('a') } });
+    // The shopper's socket still marks it present; admission resumes: b and c are let in, a is not.
+    s = run(s, { type: 'seen', now: T0 + 1200, userIds: ['a', 'b', 'c'] }, { type: 'setWaitingRoom', now: T0 + 1300, settings: { paused: false } }, tick(T0 + 2000)).state;
+    expect([...s.room.active.keys()]).toEqual(['b', 'c']);
+    expect(s.room.tickets.get('a')).toMatchObject({ status: 'done', endReason: 'left' });
+    // Joining again: the same ticket, the next seq.
+    const back = run(s, join('a', T0 + 2100));
+    expect(value<TicketInfo>(back.last.reply)).toMatchObject({ created: false, ticket: { id: 't-a', status: 'waiting', seq: 4 } });
+  });
+
   it('keeps every invariant under random joins, ticks, pays and leaves (property)', () => {
     const action = fc.oneof(
       fc.record({ kind: fc.constant('join' as const), user: fc.integer({ min: 0, max: 30 }) }),

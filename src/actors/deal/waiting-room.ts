@@ -263,8 +263,9 @@ export function endAdmission(room: WaitingRoomState, userId: string, reason: Adm
 }
 
 /**
- * A shopper leaves: an admission ends (its place frees up); a waiting ticket is marked gone and
- * skipped when reached; a pre-queue ticket is dropped before the shuffle.
+ * A shopper leaves: an admission ends (its place frees up); a waiting ticket ends at once (`done`,
+ * `left`: passed over when reached, whatever the shopper's presence says afterwards); a pre-queue
+ * ticket is dropped before the shuffle. Joining again gives a new place at the back.
  */
 export function leaveQueue(room: WaitingRoomState, userId: string, now: number): { room: WaitingRoomState; updated: QueueTicket | null } {
   const ticket = room.tickets.get(userId);
@@ -273,7 +274,11 @@ export function leaveQueue(room: WaitingRoomState, userId: string, now: number):
     const { room: next, ended } = endAdmission(room, userId, 'left', now);
     return { room: next, updated: ended };
   }
-  if (ticket.status === 'waiting') return { room: { ...room, lastSeen: room.lastSeen.set(userId, Number.NEGATIVE_INFINITY) }, updated: null };
+  if (ticket.status === 'waiting') {
+    // Not marked gone: a page still open keeps marking its shopper present, which would undo it.
+    const left: QueueTicket = { ...ticket, status: 'done', endedAt: now, endReason: 'left' };
+    return { room: { ...room, tickets: room.tickets.set(userId, left) }, updated: left };
+  }
   if (ticket.status === 'prequeue') {
     const left: QueueTicket = { ...ticket, status: 'done', endedAt: now, endReason: 'left' };
     return { room: { ...room, tickets: room.tickets.set(userId, left), prequeue: room.prequeue.filter((u) => u !== userId) }, updated: left };
