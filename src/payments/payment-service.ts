@@ -38,7 +38,7 @@ export interface StoredPaymentEvent {
 const OUTCOME: Record<PaymentWebhookEvent['type'], PaymentOutcome> = { 'payment.approved': 'approved', 'payment.declined': 'declined', 'payment.refunded': 'refunded' };
 const BATCH = 100;
 /** Gateway status queries the deadline checks ({@link PaymentService.checkBeforeExpiry}) make at once. */
-const CHECKS_IN_FLIGHT = 16;
+const CHECKS_IN_FLIGHT = 64;
 
 export interface PaymentServiceOptions {
   db: Database;
@@ -295,13 +295,16 @@ export class PaymentService {
    * the order, which expires if it is still unpaid. At most {@link CHECKS_IN_FLIGHT} checks ask
    * the gateway at once, the others wait their turn. A gateway that does not answer leaves the
    * order to its grace reminder (`ORDER_PAYMENT_CHECK_GRACE_SECONDS`), which expires it.
+   * `checkBy` (epoch ms): the end of that grace; a check whose turn comes later is skipped.
    * @returns what the gateway said (`approved`, `declined`, `refunded`, `pending`, `unknown`: it
-   *   never heard of the payment), or `unanswered`
+   *   never heard of the payment), `unanswered`, or `too_late`
    */
-  async checkBeforeExpiry(orderId: string, paymentId: string): Promise<string> {
+  async checkBeforeExpiry(orderId: string, paymentId: string, checkBy = Number.POSITIVE_INFINITY): Promise<string> {
     if (this.checksInFlight >= CHECKS_IN_FLIGHT) await new Promise<void>((resolve) => this.checksWaiting.push(resolve));
     else this.checksInFlight++;
     try {
+      // Its turn came after the grace: the order has expired on its own, asking would change nothing.
+      if (this.clock() > checkBy) return 'too_late';
       let status: string;
       try {
         const known = await this.options.db.read((m) => m.findOne(PaymentEntity, { where: { id: paymentId, orderId } }));

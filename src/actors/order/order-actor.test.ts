@@ -85,7 +85,7 @@ describe('order transition', () => {
     expect(deadline.state.order!.status).toBe('pending_payment');
     expect(deadline.effects).toEqual([
       { type: 'remind', name: 'expireUnchecked', at: T0 + 930_000 },
-      { type: 'signal', name: 'order:paymentCheck', payload: { orderId: 'o1', paymentId: 'p1' } },
+      { type: 'signal', name: 'order:paymentCheck', payload: { orderId: 'o1', paymentId: 'p1', checkBy: T0 + 930_000 } },
     ]);
     // The gateway says approved (its webhook was lost): paid, the deals sell, nothing refunded.
     const paid = run(deadline.state, approve('p1', T0 + 900_200));

@@ -108,7 +108,7 @@ export type OrderMessage =
 
 /**
  * Signalled (see `ActorSystem.onSignal`) when an order reaches its deadline with a payment still
- * pending: payload `{ orderId, paymentId }`. The listener asks the gateway about the payment,
+ * pending: payload `{ orderId, paymentId, checkBy }` (epoch ms: the order expires then unasked). The listener asks the gateway about the payment,
  * applies its answer as a webhook would, and then sends the order `paymentChecked`.
  */
 export const ORDER_PAYMENT_CHECK_SIGNAL = 'order:paymentCheck';
@@ -279,8 +279,9 @@ export function orderTransition(state: OrderState, message: OrderMessage, rules:
       // shopper who paid in time is not refunded. Without its word within the grace, it expires.
       const paying = order.paymentId !== null && order.payments.some((p) => p.id === order.paymentId && p.status === 'pending');
       if (message.name === EXPIRE && paying && rules.paymentCheckGraceMs > 0) {
-        effects.push({ type: 'remind', name: EXPIRE_UNCHECKED, at: message.now + rules.paymentCheckGraceMs });
-        effects.push({ type: 'signal', name: ORDER_PAYMENT_CHECK_SIGNAL, payload: { orderId: order.id, paymentId: order.paymentId } });
+        const checkBy = message.now + rules.paymentCheckGraceMs;
+        effects.push({ type: 'remind', name: EXPIRE_UNCHECKED, at: checkBy });
+        effects.push({ type: 'signal', name: ORDER_PAYMENT_CHECK_SIGNAL, payload: { orderId: order.id, paymentId: order.paymentId, checkBy } });
         return { state, reply: ok(null), effects };
       }
       return expire(message.now);

@@ -75,7 +75,7 @@ export default fp(
     app.decorate('paymentService', service);
     // An order at its deadline with a payment still pending: ask the gateway before it expires.
     app.actors.onSignal(ORDER_PAYMENT_CHECK_SIGNAL, (_from, payload) => {
-      service.checkBeforeExpiry(String(payload.orderId), String(payload.paymentId)).catch((err) => logger.warn({ err, ...payload }, 'the check of a payment at its order\'s deadline failed; the order expires after its grace'));
+      service.checkBeforeExpiry(String(payload.orderId), String(payload.paymentId), Number(payload.checkBy)).catch((err) => logger.warn({ err, ...payload }, 'the check of a payment at its order\'s deadline failed; the order expires after its grace'));
     });
     jobs = new PaymentJobs({ service, logger, intervalMs: config.paymentJobsIntervalSeconds * 1000, concurrency: config.paymentJobsConcurrency, redisUrl: config.redisUrl, prefix: config.queuePrefix });
     app.decorate('paymentJobs', jobs);
