@@ -37,6 +37,9 @@ export interface StoredPaymentEvent {
 
 const OUTCOME: Record<PaymentWebhookEvent['type'], PaymentOutcome> = { 'payment.approved': 'approved', 'payment.declined': 'declined', 'payment.refunded': 'refunded' };
 const BATCH = 100;
+const EVENT_COLUMNS = 'id, type, payment_id, order_id, amount, currency, occurred_at, received_at, processed_at, outcome, source';
+/** A stored event's values in {@link EVENT_COLUMNS} order (not yet processed). */
+const eventValues = (e: StoredPaymentEvent) => [e.id, e.type, e.paymentId, e.orderId, e.amount, e.currency, e.occurredAt, e.receivedAt, null, null, e.source];
 /** Gateway status queries the deadline checks ({@link PaymentService.checkBeforeExpiry}) make at once. */
 const CHECKS_IN_FLIGHT = 64;
 
@@ -93,11 +96,7 @@ export class PaymentService {
     const { db } = options;
     const insertIgnore = db.dialect === 'sqlite' ? 'INSERT OR IGNORE' : 'INSERT IGNORE';
     const insert = (m: EntityManager, verb: string, rows: StoredPaymentEvent[]) =>
-      execute(
-        m,
-        `${verb} INTO payment_events (id, type, payment_id, order_id, amount, currency, occurred_at, received_at, processed_at, outcome, source) VALUES ${placeholders(rows.length, 11)}`,
-        rows.flatMap((e) => [e.id, e.type, e.paymentId, e.orderId, e.amount, e.currency, e.occurredAt, e.receivedAt, null, null, e.source]),
-      );
+      execute(m, `${verb} INTO payment_events (${EVENT_COLUMNS}) VALUES ${placeholders(rows.length, 11)}`, rows.flatMap(eventValues));
     this.inserts = new Batcher(
       (events) =>
         db.autocommit(async (m) => {
@@ -112,8 +111,15 @@ export class PaymentService {
             for (const e of unique) stored.add(e.id);
           } catch (error) {
             if (!isUniqueViolation(error)) throw error;
-            // Some event was stored before (a redelivery): row by row, each learns its own fate.
-            for (const e of unique) if ((await insert(m, insertIgnore, [e])) === 1) stored.add(e.id);
+            // Some event was stored before (a redelivery): the new ones go in and come back by id,
+            // still one statement. (Row by row, a rush of redeliveries, the gateway retrying what
+            // timed out, made each group hundreds of round trips: webhooks waited seconds behind
+            // them, timed out, and were sent again.)
+            const inserted: Array<{ id: string }> = await m.query(
+              `${insertIgnore} INTO payment_events (${EVENT_COLUMNS}) VALUES ${placeholders(unique.length, 11)} RETURNING id`,
+              unique.flatMap(eventValues),
+            );
+            for (const row of inserted) stored.add(String(row.id));
           }
           return events.map((row) => ({ stored: stored.has(row.id) && first.get(row.id) === row, row }));
         }),
@@ -154,8 +160,8 @@ export class PaymentService {
    * `row`: the event as stored (for {@link processEvent}).
    * Concurrent events are written together (one multi-row `INSERT`, committed before any of them
    * is answered; a second copy in the same group is a duplicate); when some id was stored before,
-   * that statement inserts nothing and the group is written row by row (`INSERT IGNORE`), so
-   * each caller learns whether its own row went in.
+   * that statement inserts nothing and the group goes in again as one `INSERT IGNORE … RETURNING
+   * id` (MariaDB 10.5+, SQLite 3.35+), whose rows say which events are new.
    */
   recordEvent(event: PaymentWebhookEvent, source: 'webhook' | 'reconciliation'): Promise<{ stored: boolean; row: StoredPaymentEvent }> {
     const occurredAt = Date.parse(event.occurredAt);

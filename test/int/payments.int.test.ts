@@ -237,6 +237,19 @@ describe('payments (MariaDB, mock gateway over HTTP, BullMQ)', () => {
     }
     await waitFor(async () => (await dealRow(deal.id)).sold_units === 12);
     expect(balanced(await dealRow(deal.id))).toBe(true);
+
+    // Redeliveries and new events at once, so groups mix ids stored before with new ones (the
+    // gateway retrying what timed out): one statement stores the new ones, each answer says which.
+    const late = started.map(({ order: o, payment }) => ({ id: `evt_late_${payment.paymentId}`, type: 'payment.approved', paymentId: payment.paymentId, orderId: o.id, amount: 1000, currency: 'KRW', occurredAt: new Date().toISOString() }));
+    const mixed = await Promise.all(signed.flatMap((event, i) => [postWebhook(base, SECRET, event), postWebhook(base, SECRET, late[i])]));
+    expect(mixed.map((a) => a.status)).toEqual(mixed.map(() => 200));
+    expect(mixed.map((a) => a.json.duplicate)).toEqual(mixed.map((_, j) => j % 2 === 0));
+    for (const { payment } of started) {
+      await waitFor(async () => (await events(payment.paymentId)).every((e) => e.processed_at !== null));
+      expect((await events(payment.paymentId)).map((e) => e.id).sort()).toEqual([`evt_burst_${payment.paymentId}`, `evt_late_${payment.paymentId}`]);
+      expect(await paymentRow(payment.paymentId)).toEqual({ status: 'approved', flag: null });
+    }
+    expect(await dealRow(deal.id)).toMatchObject({ sold_units: 12 });
   });
 
   it('10 concurrent pay requests with one Idempotency-Key make one payment at the gateway, with identical answers', async () => {
