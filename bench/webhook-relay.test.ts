@@ -58,4 +58,59 @@ describe('the rehearsal webhook relay', () => {
       await b.close();
     }
   });
+
+  it('sends to the node with the fewest requests in flight, and aborts a forwarded request the gateway gave up on', async () => {
+    // "busy" holds every request until released, and notes when one is abandoned.
+    const held: Array<() => void> = [];
+    let abandonedAtBusy = 0;
+    const busyServer: Server = createServer((req, res) => {
+      req.resume();
+      res.on('close', () => {
+        if (!res.writableFinished) abandonedAtBusy += 1;
+      });
+      held.push(() => {
+        if (res.headersSent || res.destroyed) return;
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ node: 'busy' }));
+      });
+    });
+    await new Promise<void>((resolve) => busyServer.listen(0, '127.0.0.1', resolve));
+    const busy = `http://127.0.0.1:${(busyServer.address() as AddressInfo).port}`;
+    const idle = await recordingNode('idle');
+    const relay = await startWebhookRelay(() => [busy, idle.origin]);
+    try {
+      const post = (signal?: AbortSignal) => fetch(`${relay.origin}/api/payments/webhook`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}', signal });
+      // The first turn is busy's: it holds the request.
+      const gaveUp = new AbortController();
+      const first = post(gaveUp.signal).catch(() => null);
+      await waitUntil(() => held.length === 1);
+      // While it is in flight, every delivery goes to the idle node, turns or not.
+      const nodes = [];
+      for (let i = 0; i < 4; i++) nodes.push(((await (await post()).json()) as { node: string }).node);
+      expect(nodes).toEqual(['idle', 'idle', 'idle', 'idle']);
+      // The gateway's timeout: it closes its connection; the relay lets go of busy too.
+      gaveUp.abort();
+      await first;
+      await waitUntil(() => abandonedAtBusy === 1);
+      // Nothing in flight any more: the turns alternate again (this one is idle's, the next busy's).
+      expect(((await (await post()).json()) as { node: string }).node).toBe('idle');
+      const next = post();
+      await waitUntil(() => held.length === 2);
+      held[1]();
+      expect(((await (await next).json()) as { node: string }).node).toBe('busy');
+    } finally {
+      for (const release of held) release();
+      await relay.close();
+      await idle.close();
+      await new Promise<void>((r) => busyServer.close(() => r()));
+    }
+  });
 });
+
+async function waitUntil(ok: () => boolean, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!ok()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

@@ -110,6 +110,9 @@ describe('deploy/: Prometheus, Grafana and docker-compose.yml', () => {
     // The proxy keeps a client on one node (socket.io long-polling) and upgrades WebSockets.
     const nginx = read('deploy/nginx.conf');
     expect(nginx).toMatch(/upstream dealrush \{[^}]*ip_hash;[^}]*server app:3000;/);
+    // Webhooks: not sticky (one gateway address would pin them to one node), the least busy node.
+    expect(nginx).toMatch(/upstream dealrush_webhooks \{[^}]*least_conn;[^}]*server app:3000;/);
+    expect(nginx).toMatch(/location = \/api\/payments\/webhook \{[^}]*proxy_pass http:\/\/dealrush_webhooks;/);
     expect(nginx).toMatch(/proxy_set_header Upgrade \$http_upgrade;/);
   });
 });
