@@ -108,8 +108,9 @@ export type OrderMessage =
 
 /**
  * Signalled (see `ActorSystem.onSignal`) when an order reaches its deadline with a payment still
- * pending: payload `{ orderId, paymentId, checkBy }` (epoch ms: the order expires then unasked). The listener asks the gateway about the payment,
- * applies its answer as a webhook would, and then sends the order `paymentChecked`.
+ * pending: payload `{ orderId, paymentId, checkBy }` (`checkBy`, epoch ms: the order expires then,
+ * asked or not). The listener asks the gateway about the payment, applies its answer as a webhook
+ * would, and then sends the order `paymentChecked`.
  */
 export const ORDER_PAYMENT_CHECK_SIGNAL = 'order:paymentCheck';
 
