@@ -274,16 +274,12 @@ export function leaveQueue(room: WaitingRoomState, userId: string, now: number):
     const { room: next, ended } = endAdmission(room, userId, 'left', now);
     return { room: next, updated: ended };
   }
-  if (ticket.status === 'waiting') {
-    // Not marked gone: a page still open keeps marking its shopper present, which would undo it.
-    const left: QueueTicket = { ...ticket, status: 'done', endedAt: now, endReason: 'left' };
-    return { room: { ...room, tickets: room.tickets.set(userId, left) }, updated: left };
-  }
-  if (ticket.status === 'prequeue') {
-    const left: QueueTicket = { ...ticket, status: 'done', endedAt: now, endReason: 'left' };
-    return { room: { ...room, tickets: room.tickets.set(userId, left), prequeue: room.prequeue.filter((u) => u !== userId) }, updated: left };
-  }
-  return { room, updated: null };
+  if (ticket.status !== 'waiting' && ticket.status !== 'prequeue') return { room, updated: null };
+  // A waiting place ends now rather than being marked gone: a page still open keeps marking its
+  // shopper present, which would undo the mark.
+  const left: QueueTicket = { ...ticket, status: 'done', endedAt: now, endReason: 'left' };
+  const prequeue = ticket.status === 'prequeue' ? room.prequeue.filter((u) => u !== userId) : room.prequeue;
+  return { room: { ...room, tickets: room.tickets.set(userId, left), prequeue }, updated: left };
 }
 
 /** Admissions counted in an outflow window, by window (the list is immutable: summed once per tick, not per join). */
