@@ -294,7 +294,7 @@ async function startTopology(options: RehearsalOptions, teardown: Teardown, work
       QUEUE_PREFIX: clusterName!,
       GATEWAY_URL: topology.gatewayOrigin,
     });
-    // Webhooks come back through a relay to any live node, as through docker-compose.yml's proxy
+    // Webhooks come back through a relay to the least busy live node, as through docker-compose.yml's proxy
     // (with each node's own address, a killed node's payments waited for reconciliation).
     const relay = await startWebhookRelay(() => topology.nodes.filter((n) => n.alive).map((n) => n.server.origin));
     teardown.add('stop the webhook relay', () => relay.close());
@@ -373,7 +373,7 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
     rmSync(workDir, { recursive: true, force: true });
   });
   const secrets = { jwt: randomBytes(32).toString('base64url'), webhook: randomBytes(24).toString('base64url') };
-  console.error(`rehearsal: ${options.embedded ? 'one embedded node' : `${options.nodes} nodes, Redis, mock gateway process, webhooks through a relay to any live node`}, MariaDB; ${options.shoppers} shoppers, ${options.units} units, opening ${options.opensInSeconds} s after creation`);
+  console.error(`rehearsal: ${options.embedded ? 'one embedded node' : `${options.nodes} nodes, Redis, mock gateway process, webhooks through a relay to the least busy live node`}, MariaDB; ${options.shoppers} shoppers, ${options.units} units, opening ${options.opensInSeconds} s after creation`);
   const topology = await startTopology(options, teardown, workDir, stamp, secrets);
   const origins = topology.nodes.map((n) => n.server.origin);
   const db = await createConnection({ uri: topology.databaseUrl, supportBigNumbers: true, bigNumberStrings: false });
@@ -599,7 +599,7 @@ export async function runRehearsal(options: RehearsalOptions, teardown: Teardown
   const report = buildReport({
     baseline,
     options, startedAt: started.toISOString(), commit, machine, dealId, opensAt, endedAt, samples, stockEvents, faults, peakMemory, results: shopperResults, audit,
-    soldOutAllPaidAt, cpu, serverSide, topology: options.embedded ? 'one embedded node on MariaDB, in-process gateway' : `${options.nodes} nodes on loopback, Redis, MariaDB, mock gateway process (webhooks through a relay to any live node)`,
+    soldOutAllPaidAt, cpu, serverSide, topology: options.embedded ? 'one embedded node on MariaDB, in-process gateway' : `${options.nodes} nodes on loopback, Redis, MariaDB, mock gateway process (webhooks through a relay to the least busy live node)`,
   });
   console.log(`\n${renderText(report)}`);
   // Only a run that sold and passed its audits goes into docs/benchmarks.md.
